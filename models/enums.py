@@ -1,0 +1,51 @@
+"""Closed vocabularies of the catalogue, shared by the models and the GraphQL schema."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ServiceKind(str, Enum):
+    WEBSITE = "website"
+    MOBILE_APP = "mobile_app"
+    MOOC = "mooc"
+    ELEARNING_GAME = "elearning_game"
+    INTERVIEW_SIMULATOR = "interview_simulator"
+    QUIZ = "quiz"
+    JOB_BOARD = "job_board"
+    CV_BUILDER = "cv_builder"
+    JOB_FAIR = "job_fair"
+    COMPANY_SEARCH = "company_search"
+    TOOL = "tool"
+
+
+class Platform(str, Enum):
+    WEB = "web"
+    APP_STORE = "app_store"
+    GOOGLE_PLAY = "google_play"
+    MICROSOFT_STORE = "microsoft_store"
+    BLACKBERRY_WORLD = "blackberry_world"
+
+
+class ServiceStatus(str, Enum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+class PartnerKind(str, Enum):
+    PUBLIC_EMPLOYMENT_SERVICE = "public_employment_service"
+    STARTUP = "startup"
+    LARGE_COMPANY = "large_company"
+    TRAINING_BODY = "training_body"
+    PUBLIC_ORGANISATION = "public_organisation"
+    ASSOCIATION = "association"
+    INDEPENDENT = "independent"
+
+
+class RedirectSource(str, Enum):
+    CATALOGUE = "catalogue"
+    SEARCH = "search"
+    RECOMMENDATION = "recommendation"
+    ARTICLE = "article"
+    DIRECT = "direct"

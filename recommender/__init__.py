@@ -1,0 +1,1 @@
+"""Questionnaire features, the PyTorch recommender, training, evaluation and serving (issue 5)."""

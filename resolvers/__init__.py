@@ -1,0 +1,1 @@
+"""Async functions behind the schema's fields, and the DataLoaders that batch their reads."""

@@ -1,0 +1,63 @@
+"""One DataLoader per relation, keyed by id, made fresh for every request."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from strawberry.dataloader import DataLoader
+
+from cms.catalogue import published_counts_by_category, related_services
+from models.catalogue import Category, Partner, Service, ServiceCategory, ServiceLink
+
+
+async def _categories_by_service(service_ids: Sequence[int]) -> list[list[Category]]:
+    rows = (
+        await ServiceCategory.filter(service_id__in=list(service_ids))
+        .select_related("category")
+        .order_by("position", "category__position")
+    )
+    grouped: dict[int, list[Category]] = defaultdict(list)
+    for row in rows:
+        grouped[row.service_id].append(row.category)
+    return [grouped[service_id] for service_id in service_ids]
+
+
+async def _links_by_service(service_ids: Sequence[int]) -> list[list[ServiceLink]]:
+    rows = await ServiceLink.filter(service_id__in=list(service_ids)).order_by("id")
+    grouped: dict[int, list[ServiceLink]] = defaultdict(list)
+    for row in rows:
+        grouped[row.service_id].append(row)
+    return [grouped[service_id] for service_id in service_ids]
+
+
+async def _partners(partner_ids: Sequence[int]) -> list[Partner | None]:
+    found = {p.id: p for p in await Partner.filter(id__in=list(partner_ids))}
+    return [found.get(partner_id) for partner_id in partner_ids]
+
+
+async def _published_counts(category_ids: Sequence[int]) -> list[int]:
+    counts = await published_counts_by_category()
+    return [counts.get(category_id, 0) for category_id in category_ids]
+
+
+async def _related(keys: Sequence[tuple[int, int]]) -> list[list[Service]]:
+    by_limit: dict[int, list[int]] = defaultdict(list)
+    for service_id, limit in keys:
+        by_limit[limit].append(service_id)
+    found: dict[tuple[int, int], list[Service]] = {}
+    for limit, service_ids in by_limit.items():
+        for service_id, services in (await related_services(service_ids, limit)).items():
+            found[(service_id, limit)] = services
+    return [found.get(key, []) for key in keys]
+
+
+class Loaders:
+    """The request's DataLoaders; reads within one request are batched and cached."""
+
+    def __init__(self) -> None:
+        self.categories_by_service = DataLoader(_categories_by_service)
+        self.links_by_service = DataLoader(_links_by_service)
+        self.partner = DataLoader(_partners)
+        self.published_count_by_category = DataLoader(_published_counts)
+        self.related_services = DataLoader(_related)

@@ -1,0 +1,37 @@
+"""The Strawberry schema: one module per domain, merged here."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.tools import merge_types
+
+from models.errors import UserError
+from schema.catalogue import CatalogueMutation, CatalogueQuery
+
+Query = merge_types("Query", (CatalogueQuery,))
+Mutation = merge_types("Mutation", (CatalogueMutation,))
+
+
+def _is_internal(error: GraphQLError) -> bool:
+    """Errors from our code that are not a user's doing; parse and validation errors stay readable."""
+    return error.original_error is not None and not isinstance(error.original_error, UserError)
+
+
+class MaskInternalErrors(MaskErrors):
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        return masked
+
+
+def build_schema(*, max_depth: int, max_tokens: int, max_aliases: int, debug: bool) -> strawberry.Schema:
+    extensions: list = [
+        MaxTokensLimiter(max_token_count=max_tokens),
+        QueryDepthLimiter(max_depth=max_depth),
+        MaxAliasesLimiter(max_alias_count=max_aliases),
+    ]
+    if not debug:
+        extensions.append(MaskInternalErrors(should_mask_error=_is_internal, error_message="Internal server error."))
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)

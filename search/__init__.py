@@ -1,0 +1,1 @@
+"""Full-text search behind one SearchBackend interface (issue 4)."""

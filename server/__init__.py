@@ -1,0 +1,1 @@
+"""The HTTP side: app factory, settings, lifespan, plain routes and the CLI."""

@@ -1,0 +1,97 @@
+"""The `emploi-store` command: serve, migrate, seed."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+
+from server.settings import get_settings
+
+app = typer.Typer(
+    help="Emploi Store: the catalogue of free digital employment services.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+T = TypeVar("T")
+
+
+def _with_database(work: Callable[[], Awaitable[T]]) -> T:
+    from server.db import close_database, open_database
+
+    async def run() -> T:
+        await open_database(get_settings())
+        try:
+            return await work()
+        finally:
+            await close_database()
+
+    return asyncio.run(run())
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default from HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from PORT)")] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
+) -> None:
+    """Serve the GraphQL API (GraphiQL at /graphql) with uvicorn."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        reload=reload,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (SQLite or PostgreSQL, from DATABASE_URL)."""
+    from tortoise.migrations.api import migrate as run_migrations
+
+    from server.db import close_database, config_for
+
+    async def run() -> None:
+        try:
+            await run_migrations(config=config_for(get_settings()))
+        finally:
+            await close_database()
+
+    asyncio.run(run())
+    typer.echo("Database is up to date.")
+
+
+@app.command()
+def seed(
+    directory: Annotated[
+        pathlib.Path | None, typer.Option(help="Folder of catalogue JSON files (default: the shipped demo)")
+    ] = None,
+    activity: Annotated[bool, typer.Option(help="Also add demo ratings and visits")] = True,
+) -> None:
+    """Load the demo catalogue; running it again changes nothing twice."""
+    from cms.seed import seed_catalogue
+    from cms.seed_schema import DATA_DIR
+
+    try:
+        report = _with_database(lambda: seed_catalogue(directory or DATA_DIR, with_activity=activity))
+    except ValueError as exc:
+        typer.echo(f"Seed data refused, nothing written: {exc}", err=True)
+        sys.exit(2)
+    typer.echo(
+        f"{report.services} services ({report.created} new, {report.updated} updated), "
+        f"{report.partners} providers, {report.categories} categories, "
+        f"{report.ratings} new ratings, {report.redirects} new visits."
+    )
+
+
+if __name__ == "__main__":
+    app()

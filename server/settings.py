@@ -1,0 +1,71 @@
+"""All configuration, read once from the environment (and .env) into one object."""
+
+from __future__ import annotations
+
+import pathlib
+import secrets
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="postgres://… (asyncpg) or sqlite://…; unset means var/emploi-store.sqlite3"
+    )
+    var_dir: pathlib.Path = Field(default=pathlib.Path("var"), description="Where the embedded database lives")
+    secret_key: str | None = Field(
+        default=None, description="Signs visitor tokens; unset means a key kept in var/secret.key"
+    )
+    debug: bool = Field(default=False, description="Unmasked error messages and tracebacks")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    graphql_max_depth: int = 12
+    graphql_max_tokens: int = 2000
+    graphql_max_aliases: int = 30
+    visitor_cookie_max_age: int = 60 * 60 * 24 * 365
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_scheme(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        # Tortoise names the asyncpg backend "postgres"; accept the usual spellings too.
+        for prefix in ("postgresql+asyncpg://", "postgresql://", "asyncpg://"):
+            if url.startswith(prefix):
+                return "postgres://" + url[len(prefix) :]
+        return url
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{self.var_dir / 'emploi-store.sqlite3'}"
+
+    @property
+    def signing_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        return _embedded_secret(self.var_dir)
+
+
+def _embedded_secret(var_dir: pathlib.Path) -> str:
+    """A key created once and kept under var/, so tokens survive restarts of the embedded setup."""
+    path = var_dir / "secret.key"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with path.open("x", encoding="ascii") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        except FileExistsError:
+            pass  # another worker wrote it first
+    return path.read_text(encoding="ascii").strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
