@@ -23,6 +23,7 @@ run: install
 # The whole suite, once on SQLite and once on PostgreSQL (a throwaway database per run).
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 

@@ -9,7 +9,7 @@ import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from tortoise.expressions import Q, Subquery
@@ -25,7 +25,7 @@ DEFAULT_PAGE_SIZE = 20
 MAX_FILTER_VALUES = 20
 
 
-class ServiceOrder(str, Enum):
+class ServiceOrder(StrEnum):
     RATING = "rating"
     POPULARITY = "popularity"
     NEWEST = "newest"
@@ -81,7 +81,9 @@ async def _check_filter(service_filter: ServiceFilter) -> None:
         ("platforms", service_filter.platforms),
     ):
         if len(values) > MAX_FILTER_VALUES:
-            raise BadUserInput(f"filter.{name} takes at most {MAX_FILTER_VALUES} values", field=f"filter.{name}")
+            raise BadUserInput(
+                f"filter.{name} takes at most {MAX_FILTER_VALUES} values", field=f"filter.{name}"
+            )
     if service_filter.min_rating is not None and not 0 <= service_filter.min_rating <= 5:
         raise BadUserInput("filter.minRating must lie between 0 and 5", field="filter.minRating")
     if service_filter.categories:
@@ -148,7 +150,9 @@ def _decode_cursor(order: ServiceOrder, cursor: str) -> list[Any]:
                 decoded.append(value)
         return decoded
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadUserInput("malformed cursor: pass back an endCursor from the same ordering", field="after") from exc
+        raise BadUserInput(
+            "malformed cursor: pass back an endCursor from the same ordering", field="after"
+        ) from exc
 
 
 def _after(order: ServiceOrder, values: list[Any]) -> Q:

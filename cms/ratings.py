@@ -37,7 +37,9 @@ def clean_comment(comment: str | None) -> str | None:
     return comment
 
 
-async def rate_service(service_slug: str, voter: str, stars: int, comment: str | None = None) -> RatingOutcome:
+async def rate_service(
+    service_slug: str, voter: str, stars: int, comment: str | None = None
+) -> RatingOutcome:
     """Record (or replace) a voter's rating and rewrite the service's summary in the same transaction."""
     if not 1 <= stars <= 5:
         raise BadUserInput("stars must be a whole number from 1 to 5", field="stars")

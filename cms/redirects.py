@@ -53,10 +53,16 @@ async def follow_link(service_slug: str, platform: Platform, origin: Origin, vis
         raise NotFound(f"no published service with slug {service_slug!r}", slug=service_slug)
     link = await ServiceLink.get_or_none(service_id=service.id, platform=platform)
     if link is None:
-        raise NotFound(f"{service.name} has no link for {platform.value}", slug=service_slug, platform=platform.value)
+        raise NotFound(
+            f"{service.name} has no link for {platform.value}", slug=service_slug, platform=platform.value
+        )
     async with in_transaction():
         event = await RedirectEvent.create(
-            service_id=service.id, platform=platform, source=origin.source, source_ref=origin.ref, visitor=visitor
+            service_id=service.id,
+            platform=platform,
+            source=origin.source,
+            source_ref=origin.ref,
+            visitor=visitor,
         )
         await Service.filter(id=service.id).update(redirect_count=F("redirect_count") + 1)
     service.redirect_count += 1

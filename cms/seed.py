@@ -60,7 +60,13 @@ CATEGORIES: tuple[tuple[str, str, str], ...] = (
 PUBLIC_EMPLOYMENT_SERVICE_NAME = "Pôle emploi"
 SEED_VOTER_PREFIX = "seed:"
 # Five services took 75 % of visits in the original store (Cour des comptes, 2020).
-FLAGSHIPS = ("la-bonne-boite", "bob-coaching", "metierscope", "ma-lettre-de-motivation", "seekube")
+FLAGSHIPS = (
+    "la-bonne-boite",
+    "bob-coach-recherche-emploi",
+    "metierscope",
+    "ma-lettre-de-motivation",
+    "seekube",
+)
 SEED_REDIRECTS = 8000
 
 
@@ -96,9 +102,8 @@ async def seed_catalogue(
             updated += not was_created
         ratings = redirects = 0
         if with_activity:
-            rng = random.Random(random_seed)
-            ratings = await _seed_ratings(list(services.values()), rng)
-            redirects = await _seed_redirects(list(services.values()), rng)
+            ratings = await _seed_ratings(list(services.values()), random_seed)
+            redirects = await _seed_redirects(list(services.values()), random.Random(random_seed))
     return SeedReport(
         categories=len(categories),
         partners=len(partners),
@@ -133,7 +138,8 @@ async def _upsert_partners(catalogue: SeedCatalogue) -> dict[str, Partner]:
     result[PUBLIC_EMPLOYMENT_SERVICE] = public
     for slug, item in catalogue.partners.items():
         partner, _ = await Partner.update_or_create(
-            slug=slug, defaults={"name": item.name, "kind": PartnerKind(item.kind), "website": str(item.website)}
+            slug=slug,
+            defaults={"name": item.name, "kind": PartnerKind(item.kind), "website": str(item.website)},
         )
         result[slug] = partner
     return result
@@ -189,19 +195,24 @@ async def _upsert_service(
     return service, created
 
 
-async def _seed_ratings(services: list[Service], rng: random.Random) -> int:
-    """A believable spread of ratings for services that have none from the seed yet."""
+async def _seed_ratings(services: list[Service], random_seed: int) -> int:
+    """A believable spread of ratings for the services the seed has not rated yet.
+
+    Each service draws from its own generator, so a second run makes the same choices and adds nothing.
+    """
     already = set(
-        await Rating.filter(voter__startswith=SEED_VOTER_PREFIX).distinct().values_list("service_id", flat=True)
+        await Rating.filter(voter__startswith=SEED_VOTER_PREFIX)
+        .distinct()
+        .values_list("service_id", flat=True)
     )
     new: list[Rating] = []
     touched: list[Service] = []
     for service in services:
+        rng = random.Random(f"{random_seed}:{service.slug}")
         if service.id in already or rng.random() < 0.15:
             continue
         quality = rng.uniform(2.6, 4.8)
-        votes = rng.randint(3, 40)
-        for voter in range(votes):
+        for voter in range(rng.randint(3, 40)):
             stars = max(1, min(5, round(rng.gauss(quality, 0.9))))
             new.append(Rating(service_id=service.id, voter=f"{SEED_VOTER_PREFIX}{voter}", stars=stars))
         touched.append(service)
@@ -232,9 +243,9 @@ async def _seed_redirects(services: list[Service], rng: random.Random) -> int:
     counts: dict[int, int] = {}
     links = {
         (service_id, platform)
-        for service_id, platform in await ServiceLink.filter(service_id__in=[s.id for s in services]).values_list(
-            "service_id", "platform"
-        )
+        for service_id, platform in await ServiceLink.filter(
+            service_id__in=[s.id for s in services]
+        ).values_list("service_id", "platform")
     }
     platforms_of: dict[int, list[Platform]] = {}
     for service_id, platform in links:

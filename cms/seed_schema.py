@@ -42,7 +42,9 @@ ServiceKindName = Literal[
     "tool",
 ]
 PlatformName = Literal["web", "app_store", "google_play", "microsoft_store", "blackberry_world"]
-PartnerKindName = Literal["startup", "large_company", "training_body", "public_organisation", "independent", "association"]
+PartnerKindName = Literal[
+    "startup", "large_company", "training_body", "public_organisation", "independent", "association"
+]
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 

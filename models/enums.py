@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class ServiceKind(str, Enum):
+class ServiceKind(StrEnum):
     WEBSITE = "website"
     MOBILE_APP = "mobile_app"
     MOOC = "mooc"
@@ -19,7 +19,7 @@ class ServiceKind(str, Enum):
     TOOL = "tool"
 
 
-class Platform(str, Enum):
+class Platform(StrEnum):
     WEB = "web"
     APP_STORE = "app_store"
     GOOGLE_PLAY = "google_play"
@@ -27,13 +27,13 @@ class Platform(str, Enum):
     BLACKBERRY_WORLD = "blackberry_world"
 
 
-class ServiceStatus(str, Enum):
+class ServiceStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
     ARCHIVED = "archived"
 
 
-class PartnerKind(str, Enum):
+class PartnerKind(StrEnum):
     PUBLIC_EMPLOYMENT_SERVICE = "public_employment_service"
     STARTUP = "startup"
     LARGE_COMPANY = "large_company"
@@ -43,7 +43,7 @@ class PartnerKind(str, Enum):
     INDEPENDENT = "independent"
 
 
-class RedirectSource(str, Enum):
+class RedirectSource(StrEnum):
     CATALOGUE = "catalogue"
     SEARCH = "search"
     RECOMMENDATION = "recommendation"

@@ -27,11 +27,14 @@ class MaskInternalErrors(MaskErrors):
 
 
 def build_schema(*, max_depth: int, max_tokens: int, max_aliases: int, debug: bool) -> strawberry.Schema:
+    # Factories, so each request gets fresh extension instances.
     extensions: list = [
-        MaxTokensLimiter(max_token_count=max_tokens),
-        QueryDepthLimiter(max_depth=max_depth),
-        MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
     ]
     if not debug:
-        extensions.append(MaskInternalErrors(should_mask_error=_is_internal, error_message="Internal server error."))
+        extensions.append(
+            lambda: MaskInternalErrors(should_mask_error=_is_internal, error_message="Internal server error.")
+        )
     return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import strawberry
 
-from cms.catalogue import MAX_PAGE_SIZE, Page, ServiceOrder
+from cms.catalogue import Page, ServiceOrder
 from models import catalogue as m
 from models import ratings as rm
 from models.enums import PartnerKind, Platform, ServiceKind
@@ -86,7 +86,9 @@ class RatingBucket:
 class RatingSummary:
     count: int
     average: float | None = strawberry.field(description="Null until someone has rated the service.")
-    distribution: list[RatingBucket] = strawberry.field(description="How many ratings of 1, 2, 3, 4 and 5 stars.")
+    distribution: list[RatingBucket] = strawberry.field(
+        description="How many ratings of 1, 2, 3, 4 and 5 stars."
+    )
 
 
 @strawberry.type(description="A free online service for job search, training or career development.")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.http import GraphQLHTTPResponse
-from cross_web import HTTPException
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from schema.context import Context
@@ -59,7 +59,9 @@ class GraphQLView(GraphQL[Context, None]):
         response = await super().run(
             request, UNSET if context is None else context, UNSET if root_value is None else root_value
         )
-        if isinstance(request, Request) and response.headers.get("content-type", "").startswith("application/json"):
+        if isinstance(request, Request) and response.headers.get("content-type", "").startswith(
+            "application/json"
+        ):
             if getattr(request.state, "graphql_request_error", False):
                 response.status_code = 400
             if wants_graphql_response_json(request):

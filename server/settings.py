@@ -16,14 +16,16 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="postgres://… (asyncpg) or sqlite://…; unset means var/emploi-store.sqlite3"
     )
-    var_dir: pathlib.Path = Field(default=pathlib.Path("var"), description="Where the embedded database lives")
+    var_dir: pathlib.Path = Field(
+        default=pathlib.Path("var"), description="Where the embedded database lives"
+    )
     secret_key: str | None = Field(
         default=None, description="Signs visitor tokens; unset means a key kept in var/secret.key"
     )
     debug: bool = Field(default=False, description="Unmasked error messages and tracebacks")
     host: str = "127.0.0.1"
     port: int = 8000
-    graphql_max_depth: int = 12
+    graphql_max_depth: int = 10
     graphql_max_tokens: int = 2000
     graphql_max_aliases: int = 30
     visitor_cookie_max_age: int = 60 * 60 * 24 * 365

@@ -1,0 +1,203 @@
+"""Test harness: a real database (SQLite file or a throwaway PostgreSQL database), migrated by the
+real CLI, and a real uvicorn server on a free port, driven over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import http.cookiejar
+import logging
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from tortoise import Tortoise
+
+from server.app import create_app
+from server.settings import Settings
+
+BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+TABLES = ("redirect_event", "rating", "service_link", "service_category", "service", "category", "partner")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database backend: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def backend() -> str:
+    return BACKEND
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    if BACKEND == "sqlite":
+        yield f"sqlite://{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
+    if BACKEND != "postgres":
+        raise pytest.UsageError(f"TEST_DATABASE must be sqlite or postgres, not {BACKEND!r}")
+    name = f"emploi_test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = PG_ADMIN_URL.replace("postgres://", "postgresql://", 1)
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    await Tortoise.close_connections()
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def run_cli(*args: str, database_url: str, var_dir: pathlib.Path) -> subprocess.CompletedProcess[str]:
+    """Runs the installed `emploi-store` command as a user would."""
+    env = {**os.environ, "DATABASE_URL": database_url, "VAR_DIR": str(var_dir), "SECRET_KEY": "test-secret"}
+    command = [sys.executable, "-m", "server.cli", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.fixture(scope="session")
+def var_dir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    return tmp_path_factory.mktemp("var")
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, var_dir: pathlib.Path) -> Settings:
+    result = run_cli("migrate", database_url=database_url, var_dir=var_dir)
+    assert result.returncode == 0, result.stderr
+    return Settings(database_url=database_url, var_dir=var_dir, secret_key="test-secret", debug=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+async def server(settings: Settings) -> AsyncIterator[str]:
+    """A real uvicorn serving the app on a free port, in the tests' event loop."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    instance = uvicorn.Server(config)
+    task = asyncio.create_task(instance.serve())
+    for _ in range(200):
+        if instance.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    else:
+        raise RuntimeError("uvicorn did not start")
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    await task
+
+
+@pytest.fixture
+async def db(server: str) -> AsyncIterator[None]:
+    """An empty catalogue for each test that asks for it (the schema stays)."""
+    connection = Tortoise.get_connection("default")
+    if BACKEND == "postgres":
+        await connection.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    else:
+        for table in TABLES:
+            await connection.execute_script(f"DELETE FROM {table}")
+    yield
+
+
+class _KeepNoCookies(http.cookiejar.DefaultCookiePolicy):
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
+@pytest.fixture
+async def client(server: str, db: None) -> AsyncIterator[httpx.AsyncClient]:
+    """An API client that keeps no cookies: each request without a token is a new visitor."""
+    jar = http.cookiejar.CookieJar(policy=_KeepNoCookies())
+    async with httpx.AsyncClient(base_url=server, timeout=30, cookies=jar) as api:
+        yield api
+
+
+@dataclass
+class GraphQLResponse:
+    status: int
+    body: dict[str, Any]
+    headers: httpx.Headers
+
+    @property
+    def data(self) -> Any:
+        return self.body.get("data")
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return self.body.get("errors") or []
+
+    @property
+    def codes(self) -> list[str | None]:
+        return [(e.get("extensions") or {}).get("code") for e in self.errors]
+
+
+@dataclass
+class GraphQLClient:
+    http: httpx.AsyncClient
+    headers: dict[str, str] = field(default_factory=dict)
+
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, **headers: str
+    ) -> GraphQLResponse:
+        response = await self.http.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"accept": "application/graphql-response+json", **self.headers, **headers},
+        )
+        return GraphQLResponse(response.status_code, response.json(), response.headers)
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(client)
+
+
+class StatementCounter(logging.Handler):
+    """Counts the SQL statements Tortoise sends, whatever the backend."""
+
+    VERBS = ("select", "insert", "update", "delete", "with")
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = str(record.args[0]) if record.args else str(record.msg)
+        if text.lstrip().lower().startswith(self.VERBS):
+            self.statements.append(text)
+
+
+@pytest.fixture
+def count_statements() -> Iterator[StatementCounter]:
+    logger = logging.getLogger("tortoise.db_client")
+    counter = StatementCounter()
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(counter)
+    try:
+        yield counter
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(previous)
