@@ -50,8 +50,9 @@ class Service(Model):
     provider: fields.ForeignKeyRelation[Partner] = fields.ForeignKeyField(
         "store.Partner", related_name="services", on_delete=fields.RESTRICT
     )
+    provider_id: int
     free = fields.BooleanField(default=True)
-    tags = fields.JSONField(default=list)
+    tags: fields.Field[list[str]] = fields.JSONField(default=list)
     status = fields.CharEnumField(ServiceStatus, max_length=16, default=ServiceStatus.DRAFT, db_index=True)
     launched_on = fields.DateField(null=True)
     published_at = fields.DatetimeField(null=True, db_index=True)
@@ -86,9 +87,11 @@ class ServiceCategory(Model):
     service: fields.ForeignKeyRelation[Service] = fields.ForeignKeyField(
         "store.Service", related_name="categories", on_delete=fields.CASCADE
     )
+    service_id: int
     category: fields.ForeignKeyRelation[Category] = fields.ForeignKeyField(
         "store.Category", related_name="service_links", on_delete=fields.CASCADE
     )
+    category_id: int
     position = fields.SmallIntField(default=0)
 
     class Meta:
@@ -103,6 +106,7 @@ class ServiceLink(Model):
     service: fields.ForeignKeyRelation[Service] = fields.ForeignKeyField(
         "store.Service", related_name="links", on_delete=fields.CASCADE
     )
+    service_id: int
     platform = fields.CharEnumField(Platform, max_length=32)
     url = fields.CharField(max_length=2000)
 

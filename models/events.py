@@ -14,6 +14,7 @@ class RedirectEvent(Model):
     service: fields.ForeignKeyRelation[Service] = fields.ForeignKeyField(
         "store.Service", related_name="redirects", on_delete=fields.CASCADE
     )
+    service_id: int
     platform = fields.CharEnumField(Platform, max_length=32)
     source = fields.CharEnumField(RedirectSource, max_length=32)
     # A recommendation id when source is "recommendation"; kept as text, not a foreign key,

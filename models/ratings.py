@@ -13,9 +13,10 @@ class Rating(Model):
     service: fields.ForeignKeyRelation[Service] = fields.ForeignKeyField(
         "store.Service", related_name="ratings", on_delete=fields.CASCADE
     )
+    service_id: int
     voter = fields.CharField(max_length=80)
     stars = fields.SmallIntField()
-    comment = fields.TextField(null=True)
+    comment: fields.Field[str | None] = fields.TextField(null=True)  # type: ignore[assignment]
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -30,7 +30,8 @@ def wants_graphql_response_json(request: Request) -> bool:
 
 def _is_request_error(result: ExecutionResult) -> bool:
     """The document did not parse or validate: no field ran, so no error has a path."""
-    return result.data is None and bool(result.errors) and all(e.path is None for e in result.errors)
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(e.path is None for e in errors)
 
 
 class GraphQLView(GraphQL[Context, None]):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from tortoise import Tortoise
+
 from tests.factories import make_service
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -115,3 +117,19 @@ async def test_graphiql_in_a_browser(client):
 async def test_health(client):
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert (await client.get("/readyz")).json()["database"] == "ok"
+
+
+async def test_internal_errors_are_masked(gql):
+    """A failure that is not the user's doing shows no internals (here: the database loses a table)."""
+    await make_service("memo")
+    connection = Tortoise.get_connection("default")
+    await connection.execute_script("ALTER TABLE partner RENAME TO partner_away")
+    try:
+        response = await gql('{ service(slug: "memo") { slug provider { name } } }')
+    finally:
+        await connection.execute_script("ALTER TABLE partner_away RENAME TO partner")
+
+    assert response.status == 200
+    assert response.codes == ["INTERNAL_SERVER_ERROR"]
+    assert response.errors[0]["message"] == "Internal server error."
+    assert "partner" not in str(response.body["errors"])
