@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 APP_LABEL = "store"
-MODEL_MODULES = ["models.catalogue", "models.ratings", "models.events"]
+MODEL_MODULES = [
+    "models.catalogue",
+    "models.ratings",
+    "models.events",
+    "models.accounts",
+    "models.cms",
+    "models.webhooks",
+    "models.proposals",
+]
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:

@@ -49,3 +49,43 @@ class RedirectSource(StrEnum):
     RECOMMENDATION = "recommendation"
     ARTICLE = "article"
     DIRECT = "direct"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    EDITOR = "editor"
+    PARTNER = "partner"
+    DEVELOPER = "developer"
+
+
+class SessionKind(StrEnum):
+    COOKIE = "cookie"
+    BEARER = "bearer"
+
+
+class ArticleKind(StrEnum):
+    STORY = "story"
+    ARTICLE = "article"
+    NEWS = "news"
+
+
+class ArticleStatus(StrEnum):
+    """Where the latest revision stands in the workflow; `live` says separately what the public sees."""
+
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class ProposalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"

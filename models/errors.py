@@ -30,3 +30,7 @@ class Unauthenticated(UserError):
 
 class Forbidden(UserError):
     code = "FORBIDDEN"
+
+
+class RateLimited(UserError):
+    code = "RATE_LIMITED"

@@ -7,8 +7,11 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
+from cms.blog import related_published_services
 from cms.catalogue import published_counts_by_category, related_services
+from models.accounts import User
 from models.catalogue import Category, Partner, Service, ServiceCategory, ServiceLink
+from models.cms import Media
 
 
 async def _categories_by_service(service_ids: Sequence[int]) -> list[list[Category]]:
@@ -52,6 +55,21 @@ async def _related(keys: Sequence[tuple[int, int]]) -> list[list[Service]]:
     return [found.get(key, []) for key in keys]
 
 
+async def _users(user_ids: Sequence[int]) -> list[User | None]:
+    found = {u.id: u for u in await User.filter(id__in=list(user_ids))}
+    return [found.get(user_id) for user_id in user_ids]
+
+
+async def _media(media_ids: Sequence[int]) -> list[Media | None]:
+    found = {m.id: m for m in await Media.filter(id__in=list(media_ids))}
+    return [found.get(media_id) for media_id in media_ids]
+
+
+async def _article_services(article_ids: Sequence[int]) -> list[list[Service]]:
+    found = await related_published_services(list(article_ids))
+    return [found.get(article_id, []) for article_id in article_ids]
+
+
 class Loaders:
     """The request's DataLoaders; reads within one request are batched and cached."""
 
@@ -61,3 +79,6 @@ class Loaders:
         self.partner = DataLoader(_partners)
         self.published_count_by_category = DataLoader(_published_counts)
         self.related_services = DataLoader(_related)
+        self.user = DataLoader(_users)
+        self.media = DataLoader(_media)
+        self.article_services = DataLoader(_article_services)

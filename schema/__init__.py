@@ -8,10 +8,12 @@ from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimite
 from strawberry.tools import merge_types
 
 from models.errors import UserError
+from schema.accounts import AccountsMutation, AccountsQuery
 from schema.catalogue import CatalogueMutation, CatalogueQuery
+from schema.cms import CmsMutation, CmsQuery
 
-Query = merge_types("Query", (CatalogueQuery,))
-Mutation = merge_types("Mutation", (CatalogueMutation,))
+Query = merge_types("Query", (CatalogueQuery, AccountsQuery, CmsQuery))
+Mutation = merge_types("Mutation", (CatalogueMutation, AccountsMutation, CmsMutation))
 
 
 def _is_internal(error: GraphQLError) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -9,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
+from resolvers.auth import Auth
 from resolvers.dataloaders import Loaders
 
 
@@ -25,11 +27,24 @@ class Visitor(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """The settings resolvers need, handed down by the server (the schema does not read settings)."""
+
+    secret: str
+    secure_cookies: bool = False
+    session_cookie_lifetime: dt.timedelta = dt.timedelta(hours=12)
+    bearer_token_lifetime: dt.timedelta = dt.timedelta(days=30)
+    preview_lifetime: dt.timedelta = dt.timedelta(hours=48)
+
+
 @dataclass
 class Context:
     request: Request
     response: Response
     visitor: Visitor
+    auth: Auth
+    config: RuntimeConfig
     loaders: Loaders = field(default_factory=Loaders)
 
     def url_for_path(self, path: str) -> str:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from cms import scheduler
 from schema import build_schema
+from schema.context import RuntimeConfig
 from server import routes
 from server.db import close_database, open_database
 from server.graphql import GraphQLView
@@ -25,22 +28,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_aliases=settings.graphql_max_aliases,
         debug=settings.debug,
     )
-    graphql = GraphQLView(schema, graphql_ide="graphiql")
+    config = runtime_config(settings)
+    graphql = GraphQLView(schema, graphql_ide="graphiql", config=config)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await open_database(settings)
         try:
-            yield
+            async with scheduler.running(settings.scheduler_interval_seconds):
+                yield
         finally:
             await close_database()
 
-    return Starlette(
+    app = Starlette(
         debug=settings.debug,
         routes=[
             Route("/", routes.home),
             Route("/graphql", graphql, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             Route("/go/{slug}/{platform}", routes.go, methods=["GET"]),
+            Route("/preview/{token}", routes.preview, methods=["GET"]),
             Route("/healthz", routes.healthz),
             Route("/readyz", routes.readyz),
         ],
@@ -50,4 +56,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         ],
         lifespan=lifespan,
+    )
+    app.state.config = config
+    return app
+
+
+def runtime_config(settings: Settings) -> RuntimeConfig:
+    return RuntimeConfig(
+        secret=settings.signing_key,
+        secure_cookies=settings.secure_cookies,
+        session_cookie_lifetime=dt.timedelta(hours=settings.session_cookie_hours),
+        bearer_token_lifetime=dt.timedelta(days=settings.bearer_token_days),
+        preview_lifetime=dt.timedelta(hours=settings.preview_link_hours),
     )

@@ -93,5 +93,54 @@ def seed(
     )
 
 
+users = typer.Typer(help="Accounts: admins, editors, partners, developers.", no_args_is_help=True)
+cms_commands = typer.Typer(help="Editorial chores.", no_args_is_help=True)
+app.add_typer(users, name="users")
+app.add_typer(cms_commands, name="cms")
+
+
+@users.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Sign-in email")],
+    role: Annotated[str, typer.Option(help="admin, editor, partner or developer")],
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="EMPLOI_STORE_PASSWORD"),
+    ],
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    reviewer: Annotated[bool, typer.Option(help="An editor who may approve and publish")] = False,
+    partner: Annotated[str | None, typer.Option(help="Partner slug (partner accounts)")] = None,
+) -> None:
+    """Create an account; the password is asked for (or read from EMPLOI_STORE_PASSWORD)."""
+    from cms.accounts import create_user
+    from models.enums import Role
+    from models.errors import UserError
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        typer.echo(f"Unknown role {role!r}: choose admin, editor, partner or developer.", err=True)
+        sys.exit(2)
+    try:
+        user = _with_database(
+            lambda: create_user(
+                email, password, chosen, display_name=name, is_reviewer=reviewer, partner_slug=partner
+            )
+        )
+    except UserError as exc:
+        typer.echo(f"Not created: {exc.message}", err=True)
+        sys.exit(2)
+    typer.echo(f"Created {user.role.value} {user.email}.")
+
+
+@cms_commands.command("publish-due")
+def publish_due() -> None:
+    """Publish scheduled articles whose time has come and take down expired ones (safe to run anywhere)."""
+    from cms.scheduler import run_due_work
+
+    published, expired = _with_database(run_due_work)
+    typer.echo(f"Published {len(published)} article(s), expired {len(expired)}.")
+
+
 if __name__ == "__main__":
     app()

@@ -14,7 +14,8 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
-from schema.context import Context
+from resolvers.auth import CSRF_HEADER, SESSION_COOKIE, Auth
+from schema.context import Context, RuntimeConfig
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 
@@ -35,8 +36,19 @@ def _is_request_error(result: ExecutionResult) -> bool:
 
 
 class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, *args: Any, config: RuntimeConfig, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.config = config
+
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
-        return Context(request=request, response=response, visitor=request.state.visitor)
+        auth = Auth(
+            authorization=request.headers.get("authorization"),
+            cookie=request.cookies.get(SESSION_COOKIE),
+            csrf_header=request.headers.get(CSRF_HEADER),
+        )
+        return Context(
+            request=request, response=response, visitor=request.state.visitor, auth=auth, config=self.config
+        )
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         processed = await super().process_result(request, result)

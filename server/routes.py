@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import html
+
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from tortoise import Tortoise
 
 from models.enums import Platform
 from models.errors import NotFound
 from resolvers import catalogue as resolve
+from resolvers import cms as resolve_cms
 
 
 async def go(request: Request) -> Response:
@@ -26,6 +29,36 @@ async def go(request: Request) -> Response:
         return PlainTextResponse(exc.message, status_code=404)
     # The target is never taken from the request: it is the URL stored for this service and platform.
     return RedirectResponse(redirect.url, status_code=302, headers={"Cache-Control": "no-store"})
+
+
+PREVIEW_PAGE = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><meta name="robots" content="noindex">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Aperçu : {title}</title>
+<style>body{{font:17px/1.6 system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;color:#1d1d1b}}
+.banner{{background:#fff4ce;border:1px solid #e0c36a;padding:.5rem .8rem;border-radius:4px;font-size:.9rem}}
+img{{max-width:100%}}</style></head>
+<body><p class="banner">Aperçu d'un brouillon, révision {revision}. Ce contenu n'est pas publié.</p>
+<h1>{title}</h1><p><strong>{summary}</strong></p>{body}</body></html>"""
+
+
+async def preview(request: Request) -> Response:
+    """GET /preview/{token}: a draft as it would look, for someone without an account."""
+    try:
+        found = await resolve_cms.open_preview(
+            request.app.state.config.secret,
+            request.path_params["token"],
+            request.app.state.config.preview_lifetime,
+        )
+    except NotFound as exc:
+        return PlainTextResponse(exc.message, status_code=404)
+    page = PREVIEW_PAGE.format(
+        title=html.escape(found.content.title),
+        summary=html.escape(found.content.summary),
+        revision=found.revision.id,
+        body=resolve_cms.render(found.content.body),  # sanitised by nh3
+    )
+    return HTMLResponse(page, headers={"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"})
 
 
 async def healthz(request: Request) -> Response:

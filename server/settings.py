@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = 2000
     graphql_max_aliases: int = 30
     visitor_cookie_max_age: int = 60 * 60 * 24 * 365
+    secure_cookies: bool = Field(default=False, description="Mark cookies Secure (set it behind HTTPS)")
+    session_cookie_hours: int = 12
+    bearer_token_days: int = 30
+    media_root: pathlib.Path | None = Field(
+        default=None, description="Uploaded images; unset means var/media"
+    )
+    media_max_bytes: int = 5 * 1024 * 1024
+    preview_link_hours: int = 48
+    scheduler_interval_seconds: float = Field(
+        default=30.0, description="0 turns the in-process scheduler off"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -46,6 +57,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite://{self.var_dir / 'emploi-store.sqlite3'}"
+
+    @property
+    def effective_media_root(self) -> pathlib.Path:
+        return self.media_root or self.var_dir / "media"
 
     @property
     def signing_key(self) -> str:

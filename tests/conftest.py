@@ -27,7 +27,28 @@ from server.settings import Settings
 
 BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-TABLES = ("redirect_event", "rating", "service_link", "service_category", "service", "category", "partner")
+# Children before parents, so DELETE works on SQLite without cascades.
+TABLES = (
+    "webhook_delivery",
+    "webhook_endpoint",
+    "service_proposal",
+    "audit_log",
+    "article_tag",
+    "article_service",
+    "article",
+    "revision",
+    "media",
+    "user_session",
+    "sign_in_failure",
+    "user_account",
+    "redirect_event",
+    "rating",
+    "service_link",
+    "service_category",
+    "service",
+    "category",
+    "partner",
+)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -78,7 +99,14 @@ def var_dir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 def settings(database_url: str, var_dir: pathlib.Path) -> Settings:
     result = run_cli("migrate", database_url=database_url, var_dir=var_dir)
     assert result.returncode == 0, result.stderr
-    return Settings(database_url=database_url, var_dir=var_dir, secret_key="test-secret", debug=False)
+    # The scheduler is driven by the tests themselves (see tests/cms/test_scheduler.py).
+    return Settings(
+        database_url=database_url,
+        var_dir=var_dir,
+        secret_key="test-secret",
+        debug=False,
+        scheduler_interval_seconds=0,
+    )
 
 
 def free_port() -> int:
@@ -126,11 +154,14 @@ class _KeepNoCookies(http.cookiejar.DefaultCookiePolicy):
         return False
 
 
+def http_cookiejar() -> http.cookiejar.CookieJar:
+    return http.cookiejar.CookieJar(policy=_KeepNoCookies())
+
+
 @pytest.fixture
 async def client(server: str, db: None) -> AsyncIterator[httpx.AsyncClient]:
     """An API client that keeps no cookies: each request without a token is a new visitor."""
-    jar = http.cookiejar.CookieJar(policy=_KeepNoCookies())
-    async with httpx.AsyncClient(base_url=server, timeout=30, cookies=jar) as api:
+    async with httpx.AsyncClient(base_url=server, timeout=30, cookies=http_cookiejar()) as api:
         yield api
 
 
@@ -172,6 +203,52 @@ class GraphQLClient:
 @pytest.fixture
 def gql(client: httpx.AsyncClient) -> GraphQLClient:
     return GraphQLClient(client)
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class SignedInClient:
+    """A bearer-token API client for one account."""
+
+    user: Any
+    gql: GraphQLClient
+    http: httpx.AsyncClient
+
+
+async def sign_in_as(server: str, role: str, *, email: str | None = None, **options: Any) -> SignedInClient:
+    from cms.accounts import create_user
+    from models.enums import Role
+
+    email = email or f"{role}-{uuid.uuid4().hex[:8]}@emploi-store.test"
+    user = await create_user(email, PASSWORD, Role(role), **options)
+    http = httpx.AsyncClient(base_url=server, timeout=30, cookies=http_cookiejar())
+    response = await http.post(
+        "/graphql",
+        json={
+            "query": "mutation($e: String!, $p: String!) { signIn(email: $e, password: $p, kind: BEARER) { token } }",
+            "variables": {"e": email, "p": PASSWORD},
+        },
+    )
+    token = response.json()["data"]["signIn"]["token"]
+    http.headers["authorization"] = f"Bearer {token}"
+    return SignedInClient(user=user, gql=GraphQLClient(http), http=http)
+
+
+@pytest.fixture
+async def sign_in(server: str, db: None) -> AsyncIterator[Any]:
+    """`await sign_in("editor")` → a client signed in with a new editor account (bearer token)."""
+    clients: list[SignedInClient] = []
+
+    async def make(role: str, **options: Any) -> SignedInClient:
+        client = await sign_in_as(server, role, **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.http.aclose()
 
 
 class StatementCounter(logging.Handler):

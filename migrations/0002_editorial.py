@@ -1,0 +1,207 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+import functools
+from json import dumps, loads
+from models.enums import ArticleKind, ArticleStatus, DeliveryStatus, ProposalStatus, Role, SessionKind
+from tortoise.fields.base import OnDelete
+from tortoise import fields
+from tortoise.indexes import Index
+
+class Migration(migrations.Migration):
+    dependencies = [('store', '0001_initial')]
+
+    initial = False
+
+    operations = [
+        ops.CreateModel(
+            name='SignInFailure',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('key', fields.CharField(unique=True, max_length=300)),
+                ('failures', fields.IntField(default=0)),
+                ('first_failure_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('blocked_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'sign_in_failure', 'app': 'store', 'pk_attr': 'id', 'table_description': 'Recent failed sign-ins per email, to slow down password guessing.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='User',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('email', fields.CharField(unique=True, max_length=254)),
+                ('display_name', fields.CharField(max_length=120)),
+                ('password_hash', fields.CharField(max_length=255)),
+                ('role', fields.CharEnumField(description='ADMIN: admin\nEDITOR: editor\nPARTNER: partner\nDEVELOPER: developer', enum_type=Role, max_length=16)),
+                ('is_reviewer', fields.BooleanField(default=False)),
+                ('partner', fields.ForeignKeyField('store.Partner', source_field='partner_id', null=True, db_constraint=True, to_field='id', related_name='users', on_delete=OnDelete.SET_NULL)),
+                ('is_active', fields.BooleanField(default=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('last_sign_in_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'user_account', 'app': 'store', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='AuditLogEntry',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('actor', fields.ForeignKeyField('store.User', source_field='actor_id', null=True, db_constraint=True, to_field='id', related_name='audit_entries', on_delete=OnDelete.SET_NULL)),
+                ('action', fields.CharField(db_index=True, max_length=64)),
+                ('object_type', fields.CharField(max_length=32)),
+                ('object_id', fields.IntField(null=True)),
+                ('data', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('created_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'audit_log', 'app': 'store', 'indexes': [Index(fields=['object_type', 'object_id'])], 'pk_attr': 'id', 'table_description': 'Who did what to which object, and when.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Media',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('key', fields.CharField(unique=True, max_length=80)),
+                ('original_name', fields.CharField(max_length=255)),
+                ('content_type', fields.CharField(max_length=64)),
+                ('width', fields.IntField()),
+                ('height', fields.IntField()),
+                ('size', fields.IntField()),
+                ('alt_text', fields.CharField(max_length=300)),
+                ('variants', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('uploaded_by', fields.ForeignKeyField('store.User', source_field='uploaded_by_id', null=True, db_constraint=True, to_field='id', related_name='media', on_delete=OnDelete.SET_NULL)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'media', 'app': 'store', 'pk_attr': 'id', 'table_description': 'An uploaded image and its resized variants, stored under MEDIA_ROOT.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Revision',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('object_type', fields.CharField(max_length=32)),
+                ('object_id', fields.IntField()),
+                ('snapshot', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('author', fields.ForeignKeyField('store.User', source_field='author_id', null=True, db_constraint=True, to_field='id', related_name='revisions', on_delete=OnDelete.SET_NULL)),
+                ('message', fields.CharField(null=True, max_length=300)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'revision', 'app': 'store', 'indexes': [Index(fields=['object_type', 'object_id'])], 'pk_attr': 'id', 'table_description': 'A full JSON snapshot of any editable object, taken at every save.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Article',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('slug', fields.CharField(unique=True, max_length=120)),
+                ('kind', fields.CharEnumField(db_index=True, description='STORY: story\nARTICLE: article\nNEWS: news', enum_type=ArticleKind, max_length=16)),
+                ('title', fields.CharField(max_length=200)),
+                ('summary', fields.CharField(max_length=500)),
+                ('body', fields.TextField(unique=False)),
+                ('body_html', fields.TextField(unique=False)),
+                ('cover_image', fields.ForeignKeyField('store.Media', source_field='cover_image_id', null=True, db_constraint=True, to_field='id', related_name='covers', on_delete=OnDelete.SET_NULL)),
+                ('cover_alt', fields.CharField(null=True, max_length=300)),
+                ('tags', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('seo_title', fields.CharField(null=True, max_length=200)),
+                ('seo_description', fields.CharField(null=True, max_length=300)),
+                ('author', fields.ForeignKeyField('store.User', source_field='author_id', null=True, db_constraint=True, to_field='id', related_name='articles', on_delete=OnDelete.SET_NULL)),
+                ('status', fields.CharEnumField(default=ArticleStatus.DRAFT, db_index=True, description='DRAFT: draft\nIN_REVIEW: in_review\nSCHEDULED: scheduled\nPUBLISHED: published\nARCHIVED: archived', enum_type=ArticleStatus, max_length=16)),
+                ('live', fields.BooleanField(default=False, db_index=True)),
+                ('has_unpublished_changes', fields.BooleanField(default=True)),
+                ('go_live_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
+                ('expire_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
+                ('first_published_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('last_published_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
+                ('review_comment', fields.TextField(null=True, unique=False)),
+                ('latest_revision', fields.ForeignKeyField('store.Revision', source_field='latest_revision_id', null=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.SET_NULL)),
+                ('live_revision', fields.ForeignKeyField('store.Revision', source_field='live_revision_id', null=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.SET_NULL)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'article', 'app': 'store', 'pk_attr': 'id', 'table_description': 'A blog story, article or news item.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ArticleService',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('article', fields.ForeignKeyField('store.Article', source_field='article_id', db_constraint=True, to_field='id', related_name='service_links', on_delete=OnDelete.CASCADE)),
+                ('service', fields.ForeignKeyField('store.Service', source_field='service_id', db_constraint=True, to_field='id', related_name='article_links', on_delete=OnDelete.CASCADE)),
+                ('position', fields.SmallIntField(default=0)),
+            ],
+            options={'table': 'article_service', 'app': 'store', 'unique_together': (('article', 'service'),), 'pk_attr': 'id', 'table_description': 'A catalogue service an article talks about (of the live version).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ArticleTag',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('article', fields.ForeignKeyField('store.Article', source_field='article_id', db_constraint=True, to_field='id', related_name='tag_rows', on_delete=OnDelete.CASCADE)),
+                ('tag', fields.CharField(db_index=True, max_length=60)),
+            ],
+            options={'table': 'article_tag', 'app': 'store', 'unique_together': (('article', 'tag'),), 'pk_attr': 'id', 'table_description': 'A tag of the live version, kept in its own table so tag filters are plain SQL.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ServiceProposal',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('partner', fields.ForeignKeyField('store.Partner', source_field='partner_id', db_constraint=True, to_field='id', related_name='proposals', on_delete=OnDelete.CASCADE)),
+                ('submitted_by', fields.ForeignKeyField('store.User', source_field='submitted_by_id', null=True, db_constraint=True, to_field='id', related_name='proposals', on_delete=OnDelete.SET_NULL)),
+                ('service', fields.ForeignKeyField('store.Service', source_field='service_id', null=True, db_constraint=True, to_field='id', related_name='proposals', on_delete=OnDelete.CASCADE)),
+                ('payload', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('status', fields.CharEnumField(default=ProposalStatus.PENDING, db_index=True, description='PENDING: pending\nAPPROVED: approved\nREJECTED: rejected', enum_type=ProposalStatus, max_length=16)),
+                ('reason', fields.TextField(null=True, unique=False)),
+                ('reviewed_by', fields.ForeignKeyField('store.User', source_field='reviewed_by_id', null=True, db_constraint=True, to_field='id', related_name='reviewed_proposals', on_delete=OnDelete.SET_NULL)),
+                ('reviewed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'service_proposal', 'app': 'store', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Session',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('token_hash', fields.CharField(unique=True, max_length=64)),
+                ('csrf_token', fields.CharField(max_length=64)),
+                ('user', fields.ForeignKeyField('store.User', source_field='user_id', db_constraint=True, to_field='id', related_name='sessions', on_delete=OnDelete.CASCADE)),
+                ('kind', fields.CharEnumField(description='COOKIE: cookie\nBEARER: bearer', enum_type=SessionKind, max_length=16)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('expires_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+                ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'user_session', 'app': 'store', 'pk_attr': 'id', 'table_description': 'A signed-in session. Only a hash of its token is stored.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='WebhookEndpoint',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('url', fields.CharField(max_length=2000)),
+                ('secret', fields.CharField(max_length=128)),
+                ('events', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('is_active', fields.BooleanField(default=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'webhook_endpoint', 'app': 'store', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='WebhookDelivery',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('endpoint', fields.ForeignKeyField('store.WebhookEndpoint', source_field='endpoint_id', db_constraint=True, to_field='id', related_name='deliveries', on_delete=OnDelete.CASCADE)),
+                ('event', fields.CharField(max_length=64)),
+                ('payload', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('status', fields.CharEnumField(default=DeliveryStatus.PENDING, db_index=True, description='PENDING: pending\nDELIVERED: delivered\nFAILED: failed', enum_type=DeliveryStatus, max_length=16)),
+                ('attempts', fields.IntField(default=0)),
+                ('next_attempt_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+                ('last_status_code', fields.IntField(null=True)),
+                ('last_error', fields.TextField(null=True, unique=False)),
+                ('delivered_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'webhook_delivery', 'app': 'store', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+    ]
