@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
@@ -28,6 +30,14 @@ class MaskInternalErrors(MaskErrors):
         return masked
 
 
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # A user's mistake (a bad document, a UserError) is answered, not logged as a server error.
+        unexpected = [e for e in errors if _is_internal(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
 def build_schema(*, max_depth: int, max_tokens: int, max_aliases: int, debug: bool) -> strawberry.Schema:
     # Factories, so each request gets fresh extension instances.
     extensions: list = [
@@ -39,4 +49,4 @@ def build_schema(*, max_depth: int, max_tokens: int, max_aliases: int, debug: bo
         extensions.append(
             lambda: MaskInternalErrors(should_mask_error=_is_internal, error_message="Internal server error.")
         )
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return Schema(query=Query, mutation=Mutation, extensions=extensions)

@@ -83,9 +83,17 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         await admin.close()
 
 
-def run_cli(*args: str, database_url: str, var_dir: pathlib.Path) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, database_url: str, var_dir: pathlib.Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Runs the installed `emploi-store` command as a user would."""
-    env = {**os.environ, "DATABASE_URL": database_url, "VAR_DIR": str(var_dir), "SECRET_KEY": "test-secret"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "VAR_DIR": str(var_dir),
+        "SECRET_KEY": "test-secret",
+        **(extra_env or {}),
+    }
     command = [sys.executable, "-m", "server.cli", *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
 
