@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import pathlib
 import random
 from dataclasses import dataclass
+from typing import Any
 
+from slugify import slugify
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from cms import articles, workflow
 from cms.catalogue import check_publishable, sort_key
 from cms.ratings import rewrite_summary
 from cms.seed_schema import DATA_DIR, PUBLIC_EMPLOYMENT_SERVICE, SeedCatalogue, SeedService, load_catalogue
+from models.accounts import User
 from models.catalogue import Category, Partner, Service, ServiceCategory, ServiceLink
-from models.enums import PartnerKind, Platform, RedirectSource, ServiceKind, ServiceStatus
+from models.cms import Article
+from models.enums import ArticleKind, PartnerKind, Platform, RedirectSource, Role, ServiceKind, ServiceStatus
 from models.events import RedirectEvent
 from models.ratings import Rating
 
@@ -266,3 +272,62 @@ async def _seed_redirects(services: list[Service], rng: random.Random) -> int:
     for service_id, count in counts.items():
         await Service.filter(id=service_id).update(redirect_count=F("redirect_count") + count)
     return len(events)
+
+
+ARTICLES_DIR = pathlib.Path(__file__).parent / "data" / "articles"
+EDITORIAL_TEAM_EMAIL = "redaction@emploi-store.invalid"
+
+
+async def _editorial_team() -> User:
+    """The author of the demo articles: an account that cannot sign in."""
+    team = await User.get_or_none(email=EDITORIAL_TEAM_EMAIL)
+    if team is None:
+        team = await User.create(
+            email=EDITORIAL_TEAM_EMAIL,
+            display_name="La rédaction",
+            password_hash="!",  # not an argon2 hash: no password ever matches
+            role=Role.EDITOR,
+            is_active=False,
+        )
+    return team
+
+
+def load_article_files(directory: pathlib.Path = ARTICLES_DIR) -> list[dict[str, Any]]:
+    return [
+        item
+        for path in sorted(directory.glob("*.json"))
+        for item in json.loads(path.read_text(encoding="utf-8"))["articles"]
+    ]
+
+
+async def seed_articles(directory: pathlib.Path = ARTICLES_DIR) -> int:
+    """Publishes the demo blog; an article whose slug exists already is left as it is."""
+    items = []
+    for item in load_article_files(directory):
+        content = await articles.validate(
+            kind=ArticleKind(item["kind"]),
+            title=item["title"],
+            summary=item["summary"],
+            body=item["body"],
+            tags=item.get("tags"),
+            related_services=item.get("related_services"),
+            seo_title=item.get("seo_title"),
+            seo_description=item.get("seo_description"),
+        )
+        published = dt.datetime.combine(
+            dt.date.fromisoformat(item["published_on"]), dt.time(8, 30), tzinfo=dt.UTC
+        )
+        items.append((content, published))
+    created = 0
+    async with in_transaction():
+        team = await _editorial_team()
+        for content, published in items:
+            if await Article.filter(slug=slugify(content.title, max_length=100, word_boundary=True)).exists():
+                continue
+            article = await articles.create_article(team, content)
+            await workflow.publish(team, article.id)
+            await Article.filter(id=article.id).update(
+                first_published_at=published, last_published_at=published
+            )
+            created += 1
+    return created

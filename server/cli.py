@@ -78,18 +78,27 @@ def seed(
     activity: Annotated[bool, typer.Option(help="Also add demo ratings and visits")] = True,
 ) -> None:
     """Load the demo catalogue; running it again changes nothing twice."""
-    from cms.seed import seed_catalogue
+    from cms.seed import SeedReport, seed_articles, seed_catalogue
     from cms.seed_schema import DATA_DIR
+    from models.errors import UserError
+
+    async def run() -> tuple[SeedReport, int]:
+        report = await seed_catalogue(directory or DATA_DIR, with_activity=activity)
+        # The demo blog links to the demo catalogue: it comes with it, not with another catalogue.
+        return report, await seed_articles() if directory is None else 0
 
     try:
-        report = _with_database(lambda: seed_catalogue(directory or DATA_DIR, with_activity=activity))
+        report, new_articles = _with_database(run)
     except ValueError as exc:
         typer.echo(f"Seed data refused, nothing written: {exc}", err=True)
+        sys.exit(2)
+    except UserError as exc:
+        typer.echo(f"Demo articles refused (the catalogue was loaded): {exc.message}", err=True)
         sys.exit(2)
     typer.echo(
         f"{report.services} services ({report.created} new, {report.updated} updated), "
         f"{report.partners} providers, {report.categories} categories, "
-        f"{report.ratings} new ratings, {report.redirects} new visits."
+        f"{report.ratings} new ratings, {report.redirects} new visits, {new_articles} new articles."
     )
 
 
@@ -140,6 +149,22 @@ def publish_due() -> None:
 
     published, expired = _with_database(run_due_work)
     typer.echo(f"Published {len(published)} article(s), expired {len(expired)}.")
+
+
+@cms_commands.command("deliver-webhooks")
+def deliver_webhooks() -> None:
+    """Send every webhook delivery that is due, once (safe to run next to the server's scheduler)."""
+    from cms import webhooks
+
+    async def run() -> webhooks.DeliveryReport:
+        async with webhooks.new_http_client() as http:
+            return await webhooks.deliver_all_due(http)
+
+    report = _with_database(run)
+    typer.echo(
+        f"Delivered {report.delivered} webhook(s), {report.retrying} to retry later, "
+        f"{report.failed} given up."
+    )
 
 
 if __name__ == "__main__":

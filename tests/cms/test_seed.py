@@ -8,8 +8,10 @@ from collections import Counter
 
 import pytest
 
+from cms.seed import load_article_files
 from cms.seed_schema import DATA_DIR, load_catalogue
 from models.catalogue import Category, Partner, Service, ServiceLink
+from models.cms import Article, ArticleService
 from models.enums import PartnerKind, ServiceKind, ServiceStatus
 from models.events import RedirectEvent
 from models.ratings import Rating
@@ -22,6 +24,16 @@ def seed(settings, db):
         return run_cli("seed", *args, database_url=settings.database_url, var_dir=settings.var_dir)
 
     return run
+
+
+def test_shipped_blog_is_written_in_french_and_links_to_the_catalogue():
+    articles = load_article_files()
+    slugs = {s.slug for s in load_catalogue().services}
+    assert len(articles) >= 12
+    assert {a["kind"] for a in articles} == {"story", "article", "news"}
+    assert sum(bool(a.get("related_services")) for a in articles) >= 10
+    assert all(set(a.get("related_services", [])) <= slugs for a in articles)
+    assert len({a["title"] for a in articles}) == len(articles)
 
 
 def test_shipped_catalogue_is_the_size_and_shape_of_the_original():
@@ -59,9 +71,14 @@ async def test_seed_loads_everything_and_is_idempotent(seed):
     assert await Partner.filter(kind=PartnerKind.PUBLIC_EMPLOYMENT_SERVICE).count() == 1
     assert await Service.filter(kind=ServiceKind.MOOC).count() >= 62
 
+    live = await Article.filter(live=True).values_list("kind", flat=True)
+    assert len(live) >= 12 and {kind.value for kind in live} == {"story", "article", "news"}
+    assert await ArticleService.all().count() >= 10
+
     again = seed()
     assert again.returncode == 0, again.stderr
-    assert "0 new" in again.stdout
+    assert "(0 new" in again.stdout and "0 new articles" in again.stdout
+    assert await Article.all().count() == len(live)
     assert counts == (
         await Service.filter(status=ServiceStatus.PUBLISHED).count(),
         await ServiceLink.all().count(),
