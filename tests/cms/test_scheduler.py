@@ -36,8 +36,9 @@ async def test_approval_with_a_future_date_schedules_instead_of_publishing(sign_
 
 
 async def test_several_workers_publish_a_due_article_exactly_once(sign_in):
-    article, _ = await scheduled_article(sign_in, goLiveAt=iso(dt.timedelta(seconds=1)))
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    article, result = await scheduled_article(sign_in, goLiveAt=iso(dt.timedelta(hours=1)))
+    assert result["status"] == "SCHEDULED"
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
 
     results = await asyncio.gather(*(workflow.publish_due(later) for _ in range(6)))
 
@@ -57,8 +58,16 @@ async def test_expiry_takes_an_article_down(sign_in, gql):
     assert (await Article.get(id=int(article["id"]))).status.value == "archived"
 
 
+async def make_due(article: dict) -> None:
+    await Article.filter(id=int(article["id"])).update(
+        go_live_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    )
+
+
 async def test_the_in_process_scheduler_publishes_on_time(sign_in, gql):
-    article, _ = await scheduled_article(sign_in, goLiveAt=iso(dt.timedelta(seconds=1)))
+    article, result = await scheduled_article(sign_in, goLiveAt=iso(dt.timedelta(hours=1)))
+    assert result["status"] == "SCHEDULED"
+    await make_due(article)
     async with scheduler.running(0.2):
         for _ in range(50):
             if (await Article.get(id=int(article["id"]))).live:
@@ -68,10 +77,9 @@ async def test_the_in_process_scheduler_publishes_on_time(sign_in, gql):
 
 
 async def test_the_cli_publishes_what_is_due(sign_in, settings):
-    article, _ = await scheduled_article(sign_in, goLiveAt=iso(dt.timedelta(seconds=1)))
-    await Article.filter(id=int(article["id"])).update(
-        go_live_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
-    )
+    article, result = await scheduled_article(sign_in, goLiveAt=iso(dt.timedelta(hours=1)))
+    assert result["status"] == "SCHEDULED"
+    await make_due(article)
 
     result = run_cli("cms", "publish-due", database_url=settings.database_url, var_dir=settings.var_dir)
 
