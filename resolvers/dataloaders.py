@@ -55,6 +55,12 @@ async def _related(keys: Sequence[tuple[int, int]]) -> list[list[Service]]:
     return [found.get(key, []) for key in keys]
 
 
+async def _services_any_status(service_ids: Sequence[int]) -> list[Service | None]:
+    """Drafts included: only for fields behind a partner's or an editor's permission."""
+    found = {s.id: s for s in await Service.filter(id__in=list(service_ids))}
+    return [found.get(service_id) for service_id in service_ids]
+
+
 async def _users(user_ids: Sequence[int]) -> list[User | None]:
     found = {u.id: u for u in await User.filter(id__in=list(user_ids))}
     return [found.get(user_id) for user_id in user_ids]
@@ -82,3 +88,4 @@ class Loaders:
         self.user = DataLoader(_users)
         self.media = DataLoader(_media)
         self.article_services = DataLoader(_article_services)
+        self.service_any_status = DataLoader(_services_any_status)

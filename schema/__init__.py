@@ -13,13 +13,22 @@ from models.errors import UserError
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.catalogue import CatalogueMutation, CatalogueQuery
 from schema.cms import CmsMutation, CmsQuery
+from schema.media import MediaQuery
+from schema.proposals import ProposalsMutation, ProposalsQuery
+from schema.webhooks import WebhooksMutation, WebhooksQuery
 
-Query = merge_types("Query", (CatalogueQuery, AccountsQuery, CmsQuery))
-Mutation = merge_types("Mutation", (CatalogueMutation, AccountsMutation, CmsMutation))
+Query = merge_types(
+    "Query", (CatalogueQuery, AccountsQuery, CmsQuery, WebhooksQuery, ProposalsQuery, MediaQuery)
+)
+Mutation = merge_types(
+    "Mutation", (CatalogueMutation, AccountsMutation, CmsMutation, WebhooksMutation, ProposalsMutation)
+)
 
 
 def _is_internal(error: GraphQLError) -> bool:
     """Errors from our code that are not a user's doing; parse and validation errors stay readable."""
+    if error.path is None and isinstance(error.original_error, GraphQLError):
+        return False  # a variable's value refused before execution (e.g. an unknown enum value)
     return error.original_error is not None and not isinstance(error.original_error, UserError)
 
 

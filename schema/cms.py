@@ -14,6 +14,7 @@ from models import cms as m
 from models.enums import ArticleKind, ArticleStatus, Role
 from resolvers import cms as resolve
 from schema.accounts import User
+from schema.arguments import parse_id, signed_in_user
 from schema.catalogue import PageInfo, Service
 from schema.context import Info
 from schema.media import Image
@@ -191,6 +192,10 @@ class EditorialArticle:
     def title(self: m.Article) -> str:  # type: ignore[misc]
         return self.title
 
+    @strawberry.field(description="The kind of the live version, or of the draft while nothing is live.")
+    def kind(self: m.Article) -> ArticleKindType:  # type: ignore[misc, valid-type]
+        return self.kind
+
     @strawberry.field
     async def draft(self: m.Article) -> ArticleDraft:  # type: ignore[misc]
         return ArticleDraft.of(await resolve.draft_of(self))
@@ -272,7 +277,7 @@ class ArticleInput:
             "summary": self.summary,
             "body": self.body,
             "tags": self.tags,
-            "cover_image_id": _int_id(cover, "coverImageId") if cover else None,
+            "cover_image_id": parse_id(cover, "coverImageId") if cover else None,
             "cover_alt": self.cover_alt,
             "seo_title": self.seo_title,
             "seo_description": self.seo_description,
@@ -280,24 +285,6 @@ class ArticleInput:
             "go_live_at": self.go_live_at,
             "expire_at": self.expire_at,
         }
-
-
-def _int_id(value: str, name: str) -> int:
-    from models.errors import BadUserInput
-
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise BadUserInput(f"{name} is not a valid id", field=name) from exc
-    if not 0 < number < 2**31:
-        raise BadUserInput(f"{name} is not a valid id", field=name)
-    return number
-
-
-async def _actor(info: Info) -> Any:
-    user = await info.context.auth.user()
-    assert user is not None  # the permission classes ran first
-    return user
 
 
 @strawberry.type
@@ -345,7 +332,7 @@ class CmsQuery:
 
     @strawberry.field(extensions=allow(HasRole(*EDITORIAL)))
     async def editorial_article(self, id: strawberry.ID) -> EditorialArticle:
-        return await resolve.editor_article(_int_id(id, "id"))  # type: ignore[return-value]
+        return await resolve.editor_article(parse_id(id, "id"))  # type: ignore[return-value]
 
     @strawberry.field(
         description="The fields that differ between two revisions.", extensions=allow(HasRole(*EDITORIAL))
@@ -354,7 +341,7 @@ class CmsQuery:
         self, article_id: strawberry.ID, before: strawberry.ID, after: strawberry.ID
     ) -> list[FieldChange]:
         changes = await resolve.compare_revisions(
-            _int_id(article_id, "articleId"), _int_id(before, "before"), _int_id(after, "after")
+            parse_id(article_id, "articleId"), parse_id(before, "before"), parse_id(after, "after")
         )
         return [FieldChange(field=c.field, before=c.before, after=c.after) for c in changes]
 
@@ -377,20 +364,20 @@ class CmsQuery:
 async def _transition(
     info: Info, action: str, id: strawberry.ID, comment: str | None = None
 ) -> EditorialArticle:
-    return await resolve.transition(action, await _actor(info), _int_id(id, "id"), comment)  # type: ignore[return-value]
+    return await resolve.transition(action, await signed_in_user(info), parse_id(id, "id"), comment)  # type: ignore[return-value]
 
 
 @strawberry.type
 class CmsMutation:
     @strawberry.mutation(extensions=allow(HasRole(*EDITORIAL)))
     async def create_article(self, info: Info, input: ArticleInput) -> EditorialArticle:
-        return await resolve.create_article(await _actor(info), input.fields())  # type: ignore[return-value]
+        return await resolve.create_article(await signed_in_user(info), input.fields())  # type: ignore[return-value]
 
     @strawberry.mutation(
         description="Save a new revision of the draft.", extensions=allow(HasRole(*EDITORIAL))
     )
     async def update_article(self, info: Info, id: strawberry.ID, input: ArticleInput) -> EditorialArticle:
-        return await resolve.update_article(await _actor(info), _int_id(id, "id"), input.fields())  # type: ignore[return-value]
+        return await resolve.update_article(await signed_in_user(info), parse_id(id, "id"), input.fields())  # type: ignore[return-value]
 
     @strawberry.mutation(description="Send the draft for review.", extensions=allow(HasRole(*EDITORIAL)))
     async def submit_article(self, info: Info, id: strawberry.ID) -> EditorialArticle:
@@ -435,7 +422,7 @@ class CmsMutation:
         self, info: Info, id: strawberry.ID, revision_id: strawberry.ID
     ) -> EditorialArticle:
         return await resolve.restore(
-            await _actor(info), _int_id(id, "id"), _int_id(revision_id, "revisionId")
+            await signed_in_user(info), parse_id(id, "id"), parse_id(revision_id, "revisionId")
         )  # type: ignore[return-value]
 
     @strawberry.mutation(
@@ -444,7 +431,7 @@ class CmsMutation:
     )
     async def create_preview_link(self, info: Info, id: strawberry.ID) -> PreviewLink:
         config = info.context.config
-        token = await resolve.preview_token(config.secret, _int_id(id, "id"))
+        token = await resolve.preview_token(config.secret, parse_id(id, "id"))
         return PreviewLink(
             url=info.context.url_for_path(f"/preview/{token}"),
             token=token,

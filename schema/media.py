@@ -7,7 +7,9 @@ from typing import Any
 import strawberry
 
 from models import cms as m
+from resolvers import media as resolve
 from schema.context import Info
+from schema.permissions import EDITORIAL, HasRole, allow
 
 
 @strawberry.type(description="One stored size of an image.")
@@ -47,3 +49,13 @@ class Image:
     @strawberry.field(description="Every stored size, smallest first (for srcset).")
     def variants(self: m.Media, info: Info) -> list[ImageVariant]:  # type: ignore[misc]
         return _variants(self, info)
+
+
+@strawberry.type
+class MediaQuery:
+    @strawberry.field(
+        description="Uploaded images, newest first; `first` at most 100 (upload with POST /media).",
+        extensions=allow(HasRole(*EDITORIAL)),
+    )
+    async def media_library(self, first: int = 50, offset: int = 0) -> list[Image]:
+        return await resolve.media_library(first, offset)  # type: ignore[return-value]

@@ -10,10 +10,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from cms import scheduler
+from cms import scheduler, webhooks
 from schema import build_schema
 from schema.context import RuntimeConfig
-from server import routes
+from server import media, routes
+from server.admin import admin_routes
 from server.db import close_database, open_database
 from server.graphql import GraphQLView
 from server.settings import Settings, get_settings
@@ -35,7 +36,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await open_database(settings)
         try:
-            async with scheduler.running(settings.scheduler_interval_seconds):
+            # One pooled client for the whole process; the scheduler's ticks send the due webhooks.
+            async with (
+                webhooks.new_http_client() as http,
+                scheduler.running(
+                    settings.scheduler_interval_seconds, extra=[lambda: webhooks.deliver_due(http)]
+                ),
+            ):
                 yield
         finally:
             await close_database()
@@ -47,6 +54,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             Route("/go/{slug}/{platform}", routes.go, methods=["GET"]),
             Route("/preview/{token}", routes.preview, methods=["GET"]),
+            *media.routes(settings),
+            *admin_routes(),
             Route("/healthz", routes.healthz),
             Route("/readyz", routes.readyz),
         ],
