@@ -13,6 +13,7 @@ MODEL_MODULES = [
     "models.cms",
     "models.webhooks",
     "models.proposals",
+    "models.search",
 ]
 
 
