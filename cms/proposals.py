@@ -25,6 +25,7 @@ from models.catalogue import Category, Service, ServiceCategory, ServiceLink
 from models.enums import Platform, ProposalStatus, ServiceKind, ServiceStatus
 from models.errors import BadUserInput, Forbidden, NotFound
 from models.proposals import ServiceProposal
+from search import sync as search_sync
 
 OBJECT_TYPE = "service_proposal"
 SERVICE_OBJECT_TYPE = "service"
@@ -329,6 +330,7 @@ async def approve(actor: User, proposal_id: int) -> ServiceProposal:
     async with in_transaction():
         proposal = await _pending(proposal_id, "approve")
         service, created = await _apply(proposal, now)
+        await search_sync.services_changed([service.id])
         await save_revision(
             SERVICE_OBJECT_TYPE,
             service.id,

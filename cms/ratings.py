@@ -12,6 +12,7 @@ from cms.catalogue import published_services
 from models.catalogue import Service
 from models.errors import BadUserInput, NotFound
 from models.ratings import Rating
+from search import sync as search_sync
 
 MAX_COMMENT_LENGTH = 1000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -59,6 +60,8 @@ async def rate_service(
             rating.comment = comment
             await rating.save(update_fields=["stars", "comment", "updated_at"])
         await rewrite_summary(service)
+        # The rating boosts the service in search.
+        await search_sync.services_changed([service.id])
     return RatingOutcome(service=service, rating=rating, replaced=replaced)
 
 

@@ -19,6 +19,7 @@ from models.catalogue import Service
 from models.cms import Article, ArticleService, ArticleTag
 from models.enums import ArticleStatus
 from models.errors import BadUserInput
+from search import sync as search_sync
 
 S = ArticleStatus
 # action: (states it starts from, who may do it)
@@ -64,6 +65,7 @@ async def _act(
         before = article.status
         await change(article)
         await article.save()
+        await search_sync.articles_changed([article.id])
         await audit.record(
             actor,
             f"article.{action}",
@@ -183,6 +185,7 @@ async def publish_due(now: dt.datetime | None = None) -> list[int]:
                 continue  # another worker got there first
             await _make_live(article, now)
             await article.save()
+            await search_sync.articles_changed([article.id])
             await audit.record(None, "article.publish_scheduled", OBJECT_TYPE, article.id, at=now.isoformat())
             published.append(article.id)
     return published
@@ -200,6 +203,7 @@ async def expire_due(now: dt.datetime | None = None) -> list[int]:
                 continue
             await _take_down(article, S.ARCHIVED)
             await article.save()
+            await search_sync.articles_changed([article.id])
             await audit.record(None, "article.expire", OBJECT_TYPE, article.id, at=now.isoformat())
             expired.append(article.id)
     return expired

@@ -96,6 +96,12 @@ class Service:
     slug: str
     name: str
     short_description: str
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        # Lets unions (search results) recognise the Tortoise model behind the type.
+        return isinstance(obj, cls | m.Service)
+
     long_description: str
     kind: ServiceKindType  # type: ignore[valid-type]
     free: bool

@@ -41,6 +41,11 @@ class Article:
     slug: str
     kind: ArticleKindType  # type: ignore[valid-type]
     title: str
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        return isinstance(obj, cls | m.Article)
+
     summary: str
     body_html: str = strawberry.field(description="The body, rendered from Markdown and sanitised.")
     seo_title: str | None

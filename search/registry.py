@@ -52,3 +52,12 @@ def external_backend() -> SearchBackend | None:
 
         _external = ElasticsearchBackend(_config.elasticsearch_url, _config.elasticsearch_index)
     return _external
+
+
+async def close() -> None:
+    """Releases the external backend's connections (at shutdown); the next use opens new ones."""
+    global _external
+    backend, _external = _external, None
+    closing = getattr(backend, "close", None)
+    if closing is not None:
+        await closing()

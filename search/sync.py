@@ -10,22 +10,39 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
-from tortoise.expressions import Q
+from tortoise.expressions import F, Q
 
 from models.search import SearchOutboxEntry
-from search.backend import ContentType
+from search import registry
+from search.backend import ContentType, SearchDocument
 from search.documents import documents_for, key_of
-from search.registry import database_backend, external_backend
+from search.errors import DocumentsRejected
 
 log = logging.getLogger("emploi_store.search")
+# How long a worker holds the rows it claimed; past it, another worker may take them over.
 LEASE = dt.timedelta(minutes=2)
+MAX_BACKOFF = dt.timedelta(hours=1)
+# Applied rows are kept this long (a reindex replays the recent ones), then forgotten.
+KEEP_APPLIED = dt.timedelta(days=7)
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class VersionedIndex(Protocol):
+    """What the outbox needs of an external backend: writes carrying a version per key."""
+
+    async def index(
+        self, documents: Sequence[SearchDocument], versions: Mapping[str, int] | None = None
+    ) -> None: ...
+
+    async def delete(self, keys: Sequence[str], versions: Mapping[str, int] | None = None) -> None: ...
 
 
 async def content_changed(keys: Iterable[str]) -> None:
@@ -34,12 +51,12 @@ async def content_changed(keys: Iterable[str]) -> None:
     if not keys:
         return
     documents, gone = await documents_for(keys)
-    backend = database_backend()
+    backend = registry.database_backend()
     if documents:
         await backend.index(documents)
     if gone:
         await backend.delete(gone)
-    if external_backend() is not None:
+    if registry.external_backend() is not None:
         now = _now()
         await SearchOutboxEntry.bulk_create([SearchOutboxEntry(key=key, next_attempt_at=now) for key in keys])
 
@@ -60,12 +77,14 @@ class DrainReport:
 
 
 async def drain_outbox(batch: int = 500, now: dt.datetime | None = None) -> DrainReport:
-    """Applies due outbox rows to the external index in one bulk call, idempotently.
+    """Applies due outbox rows to the external index in bulk, idempotently.
 
     Rows are claimed by a conditional update (a lease), so two workers never apply the same row
-    at once; a failure puts the rows back with exponential backoff.
+    at once; a failure puts the rows back with exponential backoff, and documents the index refuses
+    are retried alone. Each key is written with the id of its newest claimed row as its external
+    version, so a late or replayed write never replaces a newer one in the index.
     """
-    external = external_backend()
+    external = registry.external_backend()
     if external is None:
         return DrainReport(0, 0, 0)
     now = now or _now()
@@ -76,6 +95,7 @@ async def drain_outbox(batch: int = 500, now: dt.datetime | None = None) -> Drai
     )
     claimed = []
     for entry in due:
+        # `attempts` is the claim token: it changes with every claim, so only one worker wins.
         taken = await SearchOutboxEntry.filter(
             Q(id=entry.id, attempts=entry.attempts, processed_at__isnull=True)
         ).update(attempts=entry.attempts + 1, next_attempt_at=now + LEASE)
@@ -84,23 +104,95 @@ async def drain_outbox(batch: int = 500, now: dt.datetime | None = None) -> Drai
             claimed.append(entry)
     if not claimed:
         return DrainReport(0, 0, await _pending())
+    versions: dict[str, int] = {}
+    for entry in claimed:
+        versions[entry.key] = max(entry.id, versions.get(entry.key, 0))
+    target = cast(VersionedIndex, external)
+    rejected: dict[str, str] = {}
     try:
         # The current state of each object is what is applied: replaying an old row is harmless.
-        documents, gone = await documents_for(entry.key for entry in claimed)
+        documents, gone = await documents_for(versions)
         if documents:
-            await external.index(documents)
+            rejected |= await _refused(target.index(documents, versions))
         if gone:
-            await external.delete(gone)
+            rejected |= await _refused(target.delete(gone, versions))
     except Exception as exc:  # the index is unreachable or refused: retry later
         log.warning("search outbox: %s rows not applied: %s", len(claimed), exc)
-        for entry in claimed:
-            delay = dt.timedelta(seconds=min(2 ** entry.attempts, 3600))
-            await SearchOutboxEntry.filter(id=entry.id).update(
-                next_attempt_at=now + delay, last_error=str(exc)[:1000]
-            )
+        await _retry_later(claimed, now, str(exc))
         return DrainReport(0, len(claimed), await _pending())
-    await SearchOutboxEntry.filter(id__in=[entry.id for entry in claimed]).update(processed_at=now, last_error=None)
-    return DrainReport(len(claimed), 0, await _pending())
+    failed = [entry for entry in claimed if entry.key in rejected]
+    if failed:
+        log.warning(
+            "search outbox: %s rows refused by the index: %s", len(failed), next(iter(rejected.values()))
+        )
+        await _retry_later(failed, now, next(iter(rejected.values())))
+    applied = [entry for entry in claimed if entry.key not in rejected]
+    # The time of the write, not of the claim: a reindex replays what was applied after it began.
+    settled = await _settle(applied, processed_at=_now(), last_error=None)
+    return DrainReport(settled, len(failed), await _pending())
+
+
+async def _refused(write: Awaitable[None]) -> dict[str, str]:
+    """The keys a write refused while applying the others (they alone are retried)."""
+    try:
+        await write
+    except DocumentsRejected as exc:
+        return dict.fromkeys(exc.keys, str(exc))
+    return {}
+
+
+async def _settle(entries: Sequence[SearchOutboxEntry], **changes: Any) -> int:
+    """Updates the rows this worker still holds (a reindex may have taken them back meanwhile)."""
+    by_claim: dict[int, list[int]] = defaultdict(list)
+    for entry in entries:
+        by_claim[entry.attempts].append(entry.id)
+    settled = 0
+    for attempts, ids in by_claim.items():
+        settled += await SearchOutboxEntry.filter(
+            id__in=ids, attempts=attempts, processed_at__isnull=True
+        ).update(**changes)
+    return settled
+
+
+async def _retry_later(entries: Sequence[SearchOutboxEntry], now: dt.datetime, error: str) -> None:
+    by_claim: dict[int, list[SearchOutboxEntry]] = defaultdict(list)
+    for entry in entries:
+        by_claim[entry.attempts].append(entry)
+    for attempts, group in by_claim.items():
+        delay = min(dt.timedelta(seconds=2**attempts), MAX_BACKOFF)
+        await _settle(group, next_attempt_at=now + delay, last_error=error[:1000])
+
+
+async def drain_all(batch: int = 500, max_batches: int = 20) -> DrainReport:
+    """Drains until nothing is due, a batch fails or `max_batches` ran; then forgets old applied rows."""
+    applied = failed = 0
+    report = DrainReport(0, 0, 0)
+    if registry.external_backend() is None:
+        return report
+    for _ in range(max_batches):
+        report = await drain_outbox(batch)
+        applied += report.applied
+        failed += report.failed
+        if report.failed or report.applied < batch:
+            break
+    await prune_outbox()
+    return DrainReport(applied, failed, report.pending)
+
+
+async def prune_outbox(keep: dt.timedelta = KEEP_APPLIED) -> int:
+    return await SearchOutboxEntry.filter(processed_at__lt=_now() - keep).delete()
+
+
+async def replay_applied_since(since: dt.datetime) -> int:
+    """Puts back every row applied since `since` and every row not applied yet, claims included.
+
+    Called after a reindex swaps the alias: what a drain wrote to the old index meanwhile must
+    reach the new one. Bumping `attempts` voids claims in flight, so their workers cannot mark
+    the rows applied; versions make the second application harmless where the first one landed.
+    """
+    return await SearchOutboxEntry.filter(Q(processed_at__gte=since) | Q(processed_at__isnull=True)).update(
+        processed_at=None, next_attempt_at=_now(), attempts=F("attempts") + 1
+    )
 
 
 async def _pending() -> int:
@@ -111,7 +203,7 @@ async def rebuild_database_index() -> int:
     """Re-indexes everything into the database backend (after a migration, or to repair it)."""
     from search.documents import all_documents
 
-    backend = database_backend()
+    backend = registry.database_backend()
     await backend.setup()
     await backend.clear()
     documents = await all_documents()

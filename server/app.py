@@ -13,6 +13,8 @@ from starlette.routing import Route
 from cms import scheduler, webhooks
 from schema import build_schema
 from schema.context import RuntimeConfig
+from search import registry as search_registry
+from search import sync as search_sync
 from server import media, routes
 from server.admin import admin_routes
 from server.db import close_database, open_database
@@ -35,16 +37,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await open_database(settings)
+        search_registry.configure(settings.elasticsearch_url, settings.elasticsearch_index)
         try:
-            # One pooled client for the whole process; the scheduler's ticks send the due webhooks.
+            # One pooled client for the whole process; the scheduler's ticks send the due webhooks
+            # and apply the search outbox to Elasticsearch (a no-op without ELASTICSEARCH_URL).
             async with (
                 webhooks.new_http_client() as http,
                 scheduler.running(
-                    settings.scheduler_interval_seconds, extra=[lambda: webhooks.deliver_due(http)]
+                    settings.scheduler_interval_seconds,
+                    extra=[lambda: webhooks.deliver_due(http), search_sync.drain_all],
                 ),
             ):
                 yield
         finally:
+            await search_registry.close()
             await close_database()
 
     app = Starlette(

@@ -61,8 +61,12 @@ def migrate() -> None:
     from server.db import close_database, config_for
 
     async def run() -> None:
+        from search.registry import database_backend
+
         try:
             await run_migrations(config=config_for(get_settings()))
+            # The database's own search tables (FTS5 or PostgreSQL text search) come with the schema.
+            await database_backend().setup()
         finally:
             await close_database()
 
@@ -83,9 +87,13 @@ def seed(
     from models.errors import UserError
 
     async def run() -> tuple[SeedReport, int]:
+        from search.sync import rebuild_database_index
+
         report = await seed_catalogue(directory or DATA_DIR, with_activity=activity)
         # The demo blog links to the demo catalogue: it comes with it, not with another catalogue.
-        return report, await seed_articles() if directory is None else 0
+        new_articles = await seed_articles() if directory is None else 0
+        await rebuild_database_index()
+        return report, new_articles
 
     try:
         report, new_articles = _with_database(run)
@@ -104,8 +112,10 @@ def seed(
 
 users = typer.Typer(help="Accounts: admins, editors, partners, developers.", no_args_is_help=True)
 cms_commands = typer.Typer(help="Editorial chores.", no_args_is_help=True)
+search_commands = typer.Typer(help="Search: the database index and Elasticsearch.", no_args_is_help=True)
 app.add_typer(users, name="users")
 app.add_typer(cms_commands, name="cms")
+app.add_typer(search_commands, name="search")
 
 
 @users.command("create")
@@ -165,6 +175,64 @@ def deliver_webhooks() -> None:
         f"Delivered {report.delivered} webhook(s), {report.retrying} to retry later, "
         f"{report.failed} given up."
     )
+
+
+@search_commands.command("reindex")
+def search_reindex(
+    progress: Annotated[bool, typer.Option(help="Show a progress bar while loading Elasticsearch")] = True,
+) -> None:
+    """Rebuild the search indexes from the published content; Elasticsearch's with no downtime."""
+    from search import registry, sync
+    from search.errors import SearchUnavailable
+
+    settings = get_settings()
+
+    async def run() -> None:
+        registry.configure(settings.elasticsearch_url, settings.elasticsearch_index)
+        try:
+            typer.echo("Rebuilding the database search index…")
+            typer.echo(f"Database search index: {await sync.rebuild_database_index()} documents.")
+            external = registry.external_backend()
+            if external is not None:
+                from search.elastic import ElasticsearchBackend
+
+                assert isinstance(external, ElasticsearchBackend), external
+                typer.echo(f"Building a new Elasticsearch index behind {external.alias!r}…")
+                count = await external.reindex(progress=progress)
+                typer.echo(f"Elasticsearch: {count} documents, alias {external.alias!r} swapped.")
+        finally:
+            await registry.close()
+
+    try:
+        _with_database(run)
+    except SearchUnavailable as exc:
+        typer.echo(f"Elasticsearch reindex failed; searches still use the previous index: {exc}", err=True)
+        sys.exit(1)
+
+
+@search_commands.command("drain-outbox")
+def search_drain_outbox() -> None:
+    """Apply the due search outbox rows to Elasticsearch once (safe next to the server's scheduler)."""
+    from search import registry, sync
+
+    settings = get_settings()
+    if not settings.elasticsearch_url:
+        typer.echo("ELASTICSEARCH_URL is not set: there is no external index to feed.")
+        return
+
+    async def run() -> sync.DrainReport:
+        registry.configure(settings.elasticsearch_url, settings.elasticsearch_index)
+        try:
+            return await sync.drain_all()
+        finally:
+            await registry.close()
+
+    report = _with_database(run)
+    typer.echo(
+        f"Applied {report.applied} outbox row(s), {report.failed} to retry later, {report.pending} pending."
+    )
+    if report.failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

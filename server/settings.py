@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(
         default=30.0, description="0 turns the in-process scheduler off"
     )
+    elasticsearch_url: str | None = Field(
+        default=None, description="http(s)://… of an Elasticsearch node; unset means database search only"
+    )
+    elasticsearch_index: str = Field(default="emploi-store", description="The alias searches go through")
 
     @field_validator("database_url")
     @classmethod

@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 from tortoise import Tortoise
 
+from search.registry import database_backend
 from server.app import create_app
 from server.settings import Settings
 
@@ -29,6 +30,7 @@ BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 # Children before parents, so DELETE works on SQLite without cascades.
 TABLES = (
+    "search_outbox",
     "webhook_delivery",
     "webhook_endpoint",
     "service_proposal",
@@ -154,6 +156,7 @@ async def db(server: str) -> AsyncIterator[None]:
     else:
         for table in TABLES:
             await connection.execute_script(f"DELETE FROM {table}")
+    await database_backend().clear()
     yield
 
 

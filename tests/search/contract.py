@@ -197,8 +197,39 @@ class SearchContract:
 
     @pytest.mark.parametrize(
         "query",
-        ['"', "-", "*", "(", ")", ":", "OR", "AND NOT", '"cv" OR -(lettre*', "^~@#%&", "x" * 2000, "NEAR(a b)"],
+        [
+            '"',
+            "-",
+            "*",
+            "(",
+            ")",
+            ":",
+            "OR",
+            "AND NOT",
+            '"cv" OR -(lettre*',
+            "^~@#%&",
+            "x" * 2000,
+            "NEAR(a b)",
+        ],
     )
     async def test_query_syntax_is_just_text(self, loaded, query):
         result = await loaded.search(SearchRequest(query=query))
         assert isinstance(result.hits, list)
+
+    async def test_facets_alone_agree_with_the_search(self, loaded):
+        request = SearchRequest(
+            query="entretien", filter=SearchFilter(kinds=("interview_simulator", "article"))
+        )
+        assert await loaded.facets(request) == (await loaded.search(request)).facets
+
+    async def test_clear_empties_the_index(self, loaded):
+        await loaded.clear()
+        assert await self.search(loaded, "entretien") == []
+        assert await loaded.suggest("lett") == []
+
+    async def test_suggest_respects_the_limit(self, loaded):
+        assert len(await loaded.suggest("e", limit=2)) <= 2
+
+    @pytest.mark.parametrize("prefix", ['"', "(", "*", ":", "OR", '"cv" OR -(lett*', "NEAR(a b)", "x" * 2000])
+    async def test_prefix_syntax_is_just_text(self, loaded, prefix):
+        assert isinstance(await loaded.suggest(prefix), list)
