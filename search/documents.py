@@ -30,7 +30,9 @@ async def service_documents(ids: Sequence[int] | None = None) -> list[SearchDocu
     service_ids = [s.id for s in services]
     categories: dict[int, list[Category]] = defaultdict(list)
     for row in (
-        await ServiceCategory.filter(service_id__in=service_ids).select_related("category").order_by("position")
+        await ServiceCategory.filter(service_id__in=service_ids)
+        .select_related("category")
+        .order_by("position")
     ):
         categories[row.service_id].append(row.category)
     platforms: dict[int, list[str]] = defaultdict(list)
