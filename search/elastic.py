@@ -33,6 +33,7 @@ from search.backend import (
     Suggestion,
 )
 from search.errors import DocumentsRejected, SearchUnavailable
+from search.text import read_synonym_groups
 
 log = logging.getLogger("emploi_store.search")
 T = TypeVar("T")
@@ -95,8 +96,7 @@ _MARK = re.compile(r"(</?mark>)")
 
 def synonym_rules(path: pathlib.Path = SYNONYMS_FILE) -> list[str]:
     """The groups of search/synonyms.txt, one Solr-format rule each ("cv, curriculum vitae")."""
-    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
-    return [line for line in lines if line and not line.startswith("#")]
+    return [", ".join(group) for group in read_synonym_groups(path)]
 
 
 def index_settings(synonyms: Sequence[str] | None = None) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from search.backend import (
     SearchResult,
     Suggestion,
 )
+from search.text import read_synonym_groups
 
 CONFIG = "french_unaccent"
 SYNONYMS_PATH = pathlib.Path(__file__).with_name("synonyms.txt")
@@ -318,13 +319,7 @@ class _SynonymGroups:
 
 @functools.lru_cache(maxsize=4)
 def _read_synonyms(path: pathlib.Path, mtime: float) -> _SynonymGroups:
-    groups: list[tuple[str, ...]] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            phrases = tuple(_unique(p.strip() for p in line.split(",")))
-            if len(phrases) > 1:
-                groups.append(phrases)
+    groups = read_synonym_groups(path)
     words = _unique(w for group in groups for phrase in group for w in query_words(phrase))
     return _SynonymGroups(tuple(groups), tuple(words))
 

@@ -92,6 +92,23 @@ def stems(text: str) -> list[str]:
 Phrase = tuple[str, ...]  # a sequence of stems; one stem for a single word
 
 
+def synonym_lines(lines: Iterable[str]) -> list[tuple[str, ...]]:
+    """The editors' groups as written: one tuple of phrases per line of two or more members;
+    blank lines and # comments are skipped. Every backend reads synonyms.txt through this."""
+    groups = []
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            phrases = tuple(dict.fromkeys(p.strip() for p in line.split(",") if p.strip()))
+            if len(phrases) > 1:
+                groups.append(phrases)
+    return groups
+
+
+def read_synonym_groups(path: Path = SYNONYMS_FILE) -> list[tuple[str, ...]]:
+    return synonym_lines(path.read_text(encoding="utf-8").splitlines())
+
+
 class Synonyms:
     """Groups of words and phrases that find each other, held as stem phrases."""
 
@@ -108,11 +125,8 @@ class Synonyms:
     def parse(cls, lines: Iterable[str]) -> Synonyms:
         """One group per line, members separated by commas; blank lines and # comments ignored."""
         groups = []
-        for line in lines:
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            group = frozenset(p for p in (tuple(stems(member)) for member in line.split(",")) if p)
+        for members in synonym_lines(lines):
+            group = frozenset(p for p in (tuple(stems(member)) for member in members) if p)
             if len(group) > 1:
                 groups.append(group)
         return cls(groups)
