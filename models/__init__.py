@@ -14,6 +14,7 @@ MODEL_MODULES = [
     "models.webhooks",
     "models.proposals",
     "models.search",
+    "models.recommender",
 ]
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from strawberry.dataloader import DataLoader
 
 from cms.blog import related_published_services
-from cms.catalogue import published_counts_by_category, related_services
+from cms.catalogue import published_counts_by_category, published_services, related_services
 from models.accounts import User
 from models.catalogue import Category, Partner, Service, ServiceCategory, ServiceLink
 from models.cms import Media
@@ -55,6 +55,11 @@ async def _related(keys: Sequence[tuple[int, int]]) -> list[list[Service]]:
     return [found.get(key, []) for key in keys]
 
 
+async def _published_services(service_ids: Sequence[int]) -> list[Service | None]:
+    found = {s.id: s for s in await published_services().filter(id__in=list(service_ids))}
+    return [found.get(service_id) for service_id in service_ids]
+
+
 async def _services_any_status(service_ids: Sequence[int]) -> list[Service | None]:
     """Drafts included: only for fields behind a partner's or an editor's permission."""
     found = {s.id: s for s in await Service.filter(id__in=list(service_ids))}
@@ -89,3 +94,4 @@ class Loaders:
         self.media = DataLoader(_media)
         self.article_services = DataLoader(_article_services)
         self.service_any_status = DataLoader(_services_any_status)
+        self.services_by_id = DataLoader(_published_services)

@@ -15,14 +15,33 @@ from schema.catalogue import CatalogueMutation, CatalogueQuery
 from schema.cms import CmsMutation, CmsQuery
 from schema.media import MediaQuery
 from schema.proposals import ProposalsMutation, ProposalsQuery
+from schema.recommender import RecommenderMutation, RecommenderQuery
 from schema.search import SearchQuery
 from schema.webhooks import WebhooksMutation, WebhooksQuery
 
 Query = merge_types(
-    "Query", (CatalogueQuery, AccountsQuery, CmsQuery, WebhooksQuery, ProposalsQuery, MediaQuery, SearchQuery)
+    "Query",
+    (
+        CatalogueQuery,
+        AccountsQuery,
+        CmsQuery,
+        WebhooksQuery,
+        ProposalsQuery,
+        MediaQuery,
+        SearchQuery,
+        RecommenderQuery,
+    ),
 )
 Mutation = merge_types(
-    "Mutation", (CatalogueMutation, AccountsMutation, CmsMutation, WebhooksMutation, ProposalsMutation)
+    "Mutation",
+    (
+        CatalogueMutation,
+        AccountsMutation,
+        CmsMutation,
+        WebhooksMutation,
+        ProposalsMutation,
+        RecommenderMutation,
+    ),
 )
 
 

@@ -87,12 +87,14 @@ def seed(
     from models.errors import UserError
 
     async def run() -> tuple[SeedReport, int]:
+        from recommender.questionnaires import ensure_default_questionnaire
         from search.sync import rebuild_database_index
 
         report = await seed_catalogue(directory or DATA_DIR, with_activity=activity)
         # The demo blog links to the demo catalogue: it comes with it, not with another catalogue.
         new_articles = await seed_articles() if directory is None else 0
         await rebuild_database_index()
+        await ensure_default_questionnaire()
         return report, new_articles
 
     try:

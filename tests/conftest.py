@@ -30,6 +30,9 @@ BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 # Children before parents, so DELETE works on SQLite without cascades.
 TABLES = (
+    "recommendation_item",
+    "recommendation",
+    "questionnaire_version",
     "search_outbox",
     "webhook_delivery",
     "webhook_endpoint",
