@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
-from dataclasses import dataclass, field
 
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from cms.catalogue import MAX_PAGE_SIZE, published_services
+from cms.paging import Page, decode_cursor, encode_cursor, malformed_cursor
 from models.catalogue import Service
 from models.cms import Article, ArticleService, ArticleTag
 from models.enums import ArticleKind
 from models.errors import BadUserInput, NotFound
-
-
-@dataclass(frozen=True)
-class ArticlePage:
-    articles: list[Article]
-    cursors: list[str]
-    has_next_page: bool
-    has_previous_page: bool
-    total_query: QuerySet[Article] = field(repr=False)
-
-    async def total_count(self) -> int:
-        return await self.total_query.count()
 
 
 def live_articles() -> QuerySet[Article]:
@@ -36,26 +21,24 @@ def live_articles() -> QuerySet[Article]:
 
 def _cursor(article: Article) -> str:
     assert article.first_published_at is not None
-    raw = json.dumps([article.first_published_at.isoformat(), article.id])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor([article.first_published_at.isoformat(), article.id])
 
 
 def _after(cursor: str) -> Q:
+    payload = decode_cursor(cursor)
     try:
-        if len(cursor) > 200:
-            raise ValueError("too long")
-        published, article_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        published, article_id = payload
         published_at = dt.datetime.fromisoformat(published)
         if not isinstance(article_id, int) or isinstance(article_id, bool):
             raise ValueError("id")
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadUserInput("malformed cursor: pass back an endCursor", field="after") from exc
+    except (ValueError, TypeError) as exc:
+        raise malformed_cursor() from exc
     return Q(first_published_at__lt=published_at) | Q(first_published_at=published_at, id__lt=article_id)
 
 
 async def list_articles(
     kind: ArticleKind | None = None, tag: str | None = None, first: int | None = 20, after: str | None = None
-) -> ArticlePage:
+) -> Page[Article]:
     first = 20 if first is None else first
     if not 0 <= first <= MAX_PAGE_SIZE:
         raise BadUserInput(f"first must lie between 0 and {MAX_PAGE_SIZE}", field="first")
@@ -66,8 +49,8 @@ async def list_articles(
         query = query.filter(id__in=Subquery(ArticleTag.filter(tag=tag.strip().lower()).values("article_id")))
     page_query = query.filter(_after(after)) if after else query
     rows = await page_query.order_by("-first_published_at", "-id").limit(first + 1) if first else []
-    return ArticlePage(
-        articles=list(rows[:first]),
+    return Page(
+        items=list(rows[:first]),
         cursors=[_cursor(a) for a in rows[:first]],
         has_next_page=len(rows) > first,
         has_previous_page=after is not None,

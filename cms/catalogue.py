@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -16,6 +13,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
+from cms.paging import Page, decode_cursor, encode_cursor, malformed_cursor
 from models.catalogue import Category, Partner, Service, ServiceCategory, ServiceLink
 from models.enums import PartnerKind, Platform, ServiceKind, ServiceStatus
 from models.errors import BadUserInput, NotFound
@@ -55,18 +53,6 @@ class ServiceFilter:
     platforms: Sequence[Platform] = ()
     provided_by_public_service: bool | None = None
     min_rating: float | None = None
-
-
-@dataclass(frozen=True)
-class Page:
-    services: list[Service]
-    cursors: list[str]
-    has_next_page: bool
-    has_previous_page: bool
-    total_query: QuerySet[Service] = field(repr=False)
-
-    async def total_count(self) -> int:
-        return await self.total_query.count()
 
 
 def published_services() -> QuerySet[Service]:
@@ -119,16 +105,13 @@ def _encode_cursor(order: ServiceOrder, service: Service) -> str:
     for column, _ in _ORDER_KEYS[order]:
         value = getattr(service, column)
         values.append(value.isoformat() if isinstance(value, dt.datetime) else value)
-    raw = json.dumps([order.value, values], separators=(",", ":"), ensure_ascii=False)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor([order.value, values])
 
 
 def _decode_cursor(order: ServiceOrder, cursor: str) -> list[Any]:
+    payload = decode_cursor(cursor)
     try:
-        if len(cursor) > 512:
-            raise ValueError("too long")
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        order_name, values = json.loads(raw)
+        order_name, values = payload
         keys = _ORDER_KEYS[order]
         if order_name != order.value or not isinstance(values, list) or len(values) != len(keys):
             raise ValueError("cursor from another ordering")
@@ -149,10 +132,8 @@ def _decode_cursor(order: ServiceOrder, cursor: str) -> list[Any]:
                     raise ValueError(column)
                 decoded.append(value)
         return decoded
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadUserInput(
-            "malformed cursor: pass back an endCursor from the same ordering", field="after"
-        ) from exc
+    except (ValueError, TypeError) as exc:
+        raise malformed_cursor() from exc
 
 
 def _after(order: ServiceOrder, values: list[Any]) -> Q:
@@ -171,7 +152,7 @@ async def list_services(
     order: ServiceOrder = ServiceOrder.RATING,
     first: int | None = DEFAULT_PAGE_SIZE,
     after: str | None = None,
-) -> Page:
+) -> Page[Service]:
     """One page of published services, with the query that counts them all."""
     first = DEFAULT_PAGE_SIZE if first is None else first
     if not 0 <= first <= MAX_PAGE_SIZE:
@@ -185,7 +166,7 @@ async def list_services(
     ordering = [f"-{column}" if descending else column for column, descending in _ORDER_KEYS[order]]
     rows = await query.order_by(*ordering).limit(first + 1) if first else []
     return Page(
-        services=list(rows[:first]),
+        items=list(rows[:first]),
         cursors=[_encode_cursor(order, s) for s in rows[:first]],
         has_next_page=len(rows) > first,
         has_previous_page=after is not None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cms import catalogue, ratings, redirects
+from cms.paging import Page
 from models.catalogue import Category, Service
 from models.enums import Platform, ServiceKind
 
@@ -25,7 +26,7 @@ async def services(
     order: catalogue.ServiceOrder,
     first: int | None,
     after: str | None,
-) -> catalogue.Page:
+) -> Page[Service]:
     service_filter = catalogue.ServiceFilter(
         categories=tuple(categories or ()),
         kinds=tuple(kinds or ()),

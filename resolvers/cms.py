@@ -8,6 +8,7 @@ from typing import Any
 from cms import articles, blog, preview, revisions, workflow
 from cms.articles import ArticleContent
 from cms.markdown import render_markdown
+from cms.paging import Page
 from models.accounts import User
 from models.cms import Article, AuditLogEntry, Revision
 from models.enums import ArticleKind, ArticleStatus
@@ -18,7 +19,7 @@ MAX_EDITOR_PAGE = 100
 
 async def list_articles(
     kind: ArticleKind | None, tag: str | None, first: int | None, after: str | None
-) -> blog.ArticlePage:
+) -> Page[Article]:
     return await blog.list_articles(kind, tag, first, after)
 
 

@@ -8,7 +8,8 @@ from urllib.parse import quote
 
 import strawberry
 
-from cms.catalogue import Page, ServiceOrder
+from cms.catalogue import ServiceOrder
+from cms.paging import Page
 from models import catalogue as m
 from models import ratings as rm
 from models.enums import PartnerKind, Platform, ServiceKind
@@ -177,7 +178,7 @@ class ServiceEdge:
 class ServiceConnection:
     edges: list[ServiceEdge]
     page_info: PageInfo
-    page: strawberry.Private[Page]
+    page: strawberry.Private[Page[m.Service]]
 
     @strawberry.field(description="The services of this page, without cursors.")
     def nodes(self) -> list[Service]:
@@ -188,10 +189,10 @@ class ServiceConnection:
         return await self.page.total_count()
 
     @classmethod
-    def from_page(cls, page: Page) -> ServiceConnection:
+    def from_page(cls, page: Page[m.Service]) -> ServiceConnection:
         edges = [
             ServiceEdge(cursor=cursor, node=service)  # type: ignore[arg-type]
-            for cursor, service in zip(page.cursors, page.services, strict=True)
+            for cursor, service in zip(page.cursors, page.items, strict=True)
         ]
         return cls(
             edges=edges,

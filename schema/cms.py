@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from cms.articles import ArticleContent as Content
-from cms.blog import ArticlePage
+from cms.paging import Page
 from models import cms as m
 from models.enums import ArticleKind, ArticleStatus, Role
 from resolvers import cms as resolve
@@ -93,7 +93,7 @@ class ArticleEdge:
 class ArticleConnection:
     edges: list[ArticleEdge]
     page_info: PageInfo
-    page: strawberry.Private[ArticlePage]
+    page: strawberry.Private[Page[m.Article]]
 
     @strawberry.field
     def nodes(self) -> list[Article]:
@@ -104,9 +104,9 @@ class ArticleConnection:
         return await self.page.total_count()
 
     @classmethod
-    def from_page(cls, page: ArticlePage) -> ArticleConnection:
+    def from_page(cls, page: Page[m.Article]) -> ArticleConnection:
         return cls(
-            edges=[ArticleEdge(cursor=c, node=a) for c, a in zip(page.cursors, page.articles, strict=True)],  # type: ignore[arg-type]
+            edges=[ArticleEdge(cursor=c, node=a) for c, a in zip(page.cursors, page.items, strict=True)],  # type: ignore[arg-type]
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 has_previous_page=page.has_previous_page,

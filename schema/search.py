@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated
 
 import strawberry
 
+from cms.paging import decode_cursor, encode_cursor, malformed_cursor
 from models.errors import BadUserInput
 from resolvers import search as resolve
 from schema.catalogue import PageInfo, PlatformType, Service
@@ -93,20 +92,24 @@ class SearchFilter:
 
 
 def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+    return encode_cursor(["search", offset])
 
 
 def _offset(cursor: str | None) -> int:
+    """The position after the cursor's hit (relevance order is recomputed, so cursors are offsets)."""
     if not cursor:
         return 0
-    try:
-        kind, _, number = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")
-        offset = int(number)
-        if kind != "o" or not 0 <= offset < 10_000:
-            raise ValueError(cursor)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadUserInput("malformed cursor: pass back an endCursor", field="after") from exc
-    return offset + 1
+    payload = decode_cursor(cursor)
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or payload[0] != "search"
+        or not isinstance(payload[1], int)
+        or isinstance(payload[1], bool)
+        or not 0 <= payload[1] < 10_000
+    ):
+        raise malformed_cursor()
+    return payload[1] + 1
 
 
 async def _connection(result: SearchResult, offset: int) -> SearchConnection:
