@@ -7,12 +7,12 @@ import datetime as dt
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from cms.catalogue import MAX_PAGE_SIZE, published_services
-from cms.paging import Page, decode_cursor, encode_cursor, malformed_cursor
+from cms.catalogue import published_services
+from cms.paging import Page, decode_cursor, encode_cursor, malformed_cursor, page_size
 from models.catalogue import Service
 from models.cms import Article, ArticleService, ArticleTag
 from models.enums import ArticleKind
-from models.errors import BadUserInput, NotFound
+from models.errors import NotFound
 
 
 def live_articles() -> QuerySet[Article]:
@@ -39,9 +39,7 @@ def _after(cursor: str) -> Q:
 async def list_articles(
     kind: ArticleKind | None = None, tag: str | None = None, first: int | None = 20, after: str | None = None
 ) -> Page[Article]:
-    first = 20 if first is None else first
-    if not 0 <= first <= MAX_PAGE_SIZE:
-        raise BadUserInput(f"first must lie between 0 and {MAX_PAGE_SIZE}", field="first")
+    first = page_size(first)
     query = live_articles()
     if kind is not None:
         query = query.filter(kind=kind)
@@ -49,13 +47,7 @@ async def list_articles(
         query = query.filter(id__in=Subquery(ArticleTag.filter(tag=tag.strip().lower()).values("article_id")))
     page_query = query.filter(_after(after)) if after else query
     rows = await page_query.order_by("-first_published_at", "-id").limit(first + 1) if first else []
-    return Page(
-        items=list(rows[:first]),
-        cursors=[_cursor(a) for a in rows[:first]],
-        has_next_page=len(rows) > first,
-        has_previous_page=after is not None,
-        total_query=query,
-    )
+    return Page.of_rows(list(rows), first, after, _cursor, query)
 
 
 async def get_live_article(slug: str) -> Article:

@@ -13,13 +13,18 @@ from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
-from cms.paging import Page, decode_cursor, encode_cursor, malformed_cursor
+from cms.paging import (
+    DEFAULT_PAGE_SIZE,
+    Page,
+    decode_cursor,
+    encode_cursor,
+    malformed_cursor,
+    page_size,
+)
 from models.catalogue import Category, Partner, Service, ServiceCategory, ServiceLink
 from models.enums import PartnerKind, Platform, ServiceKind, ServiceStatus
 from models.errors import BadUserInput, NotFound
 
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 20
 MAX_FILTER_VALUES = 20
 
 
@@ -154,9 +159,7 @@ async def list_services(
     after: str | None = None,
 ) -> Page[Service]:
     """One page of published services, with the query that counts them all."""
-    first = DEFAULT_PAGE_SIZE if first is None else first
-    if not 0 <= first <= MAX_PAGE_SIZE:
-        raise BadUserInput(f"first must lie between 0 and {MAX_PAGE_SIZE}", field="first")
+    first = page_size(first)
     service_filter = service_filter or ServiceFilter()
     await _check_filter(service_filter)
     filtered = _apply_filter(published_services(), service_filter)
@@ -165,13 +168,7 @@ async def list_services(
         query = query.filter(_after(order, _decode_cursor(order, after)))
     ordering = [f"-{column}" if descending else column for column, descending in _ORDER_KEYS[order]]
     rows = await query.order_by(*ordering).limit(first + 1) if first else []
-    return Page(
-        items=list(rows[:first]),
-        cursors=[_encode_cursor(order, s) for s in rows[:first]],
-        has_next_page=len(rows) > first,
-        has_previous_page=after is not None,
-        total_query=filtered,
-    )
+    return Page.of_rows(list(rows), first, after, lambda s: _encode_cursor(order, s), filtered)
 
 
 async def get_published_service(slug: str) -> Service:

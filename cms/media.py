@@ -25,6 +25,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from cms import audit
+from cms.paging import check_offset, page_size
 from models.accounts import User
 from models.cms import Media
 from models.errors import BadUserInput
@@ -293,8 +294,5 @@ async def store_upload(
 
 async def library(first: int, offset: int) -> list[Media]:
     """Uploaded images, newest first."""
-    if not 0 <= first <= LIBRARY_PAGE_MAX:
-        raise BadUserInput(f"first must lie between 0 and {LIBRARY_PAGE_MAX}", field="first")
-    if offset < 0:
-        raise BadUserInput("offset cannot be negative", field="offset")
-    return await Media.all().order_by("-created_at", "-id").offset(offset).limit(first)
+    first = page_size(first, LIBRARY_PAGE_MAX)
+    return await Media.all().order_by("-created_at", "-id").offset(check_offset(offset)).limit(first)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -15,6 +16,8 @@ from models.errors import BadUserInput
 
 T = TypeVar("T", bound=Model)
 MAX_CURSOR_LENGTH = 512
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,39 @@ class Page(Generic[T]):
 
     async def total_count(self) -> int:
         return await self.total_query.count()
+
+    @classmethod
+    def of_rows(
+        cls,
+        rows: list[T],
+        first: int,
+        after: str | None,
+        cursor: Callable[[T], str],
+        total_query: QuerySet[T],
+    ) -> Page[T]:
+        """A page from `first + 1` fetched rows: the extra row only says there is a next page."""
+        items = list(rows[:first])
+        return cls(
+            items=items,
+            cursors=[cursor(item) for item in items],
+            has_next_page=len(rows) > first,
+            has_previous_page=after is not None,
+            total_query=total_query,
+        )
+
+
+def page_size(first: int | None, maximum: int = MAX_PAGE_SIZE, default: int = DEFAULT_PAGE_SIZE) -> int:
+    """`first` checked against its cap (every list's page size is capped); None means the default."""
+    first = default if first is None else first
+    if not 0 <= first <= maximum:
+        raise BadUserInput(f"first must lie between 0 and {maximum}", field="first")
+    return first
+
+
+def check_offset(offset: int) -> int:
+    if offset < 0:
+        raise BadUserInput("offset cannot be negative", field="offset")
+    return offset
 
 
 def encode_cursor(payload: Any) -> str:

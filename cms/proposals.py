@@ -17,7 +17,8 @@ from slugify import slugify
 from tortoise.transactions import in_transaction
 
 from cms import audit
-from cms.catalogue import MAX_PAGE_SIZE, check_publishable, sort_key
+from cms.catalogue import check_publishable, sort_key
+from cms.paging import page_size
 from cms.revisions import save_revision
 from cms.seed_schema import CATEGORY_SLUGS, SeedService
 from models.accounts import User
@@ -187,14 +188,9 @@ async def submit(actor: User, service_slug: str | None, changes: dict[str, Any])
     return proposal
 
 
-def _check_first(first: int) -> None:
-    if not 0 <= first <= MAX_PAGE_SIZE:
-        raise BadUserInput(f"first must lie between 0 and {MAX_PAGE_SIZE}", field="first")
-
-
 async def proposals_of(actor: User, status: ProposalStatus | None, first: int) -> list[ServiceProposal]:
     """The proposals of the actor's partner, newest first."""
-    _check_first(first)
+    page_size(first)
     query = ServiceProposal.filter(partner_id=_partner_id(actor))
     if status is not None:
         query = query.filter(status=status)
@@ -203,7 +199,7 @@ async def proposals_of(actor: User, status: ProposalStatus | None, first: int) -
 
 async def queue(status: ProposalStatus | None, first: int) -> list[ServiceProposal]:
     """Proposals for moderation, oldest first."""
-    _check_first(first)
+    page_size(first)
     query = ServiceProposal.all()
     if status is not None:
         query = query.filter(status=status)

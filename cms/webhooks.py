@@ -19,6 +19,7 @@ import httpx
 from tortoise.transactions import in_transaction
 
 from cms import audit
+from cms.paging import page_size
 from models.accounts import User
 from models.enums import DeliveryStatus
 from models.errors import BadUserInput, NotFound
@@ -178,8 +179,7 @@ async def list_deliveries(
     endpoint_id: int | None = None, status: DeliveryStatus | None = None, first: int = 50
 ) -> list[WebhookDelivery]:
     """Newest first."""
-    if not 0 <= first <= MAX_DELIVERY_PAGE:
-        raise BadUserInput(f"first must lie between 0 and {MAX_DELIVERY_PAGE}", field="first")
+    page_size(first, MAX_DELIVERY_PAGE)
     query = WebhookDelivery.all()
     if endpoint_id is not None:
         query = query.filter(endpoint_id=endpoint_id)

@@ -8,7 +8,7 @@ from typing import Any
 from cms import articles, blog, preview, revisions, workflow
 from cms.articles import ArticleContent
 from cms.markdown import render_markdown
-from cms.paging import Page
+from cms.paging import Page, check_offset, page_size
 from models.accounts import User
 from models.cms import Article, AuditLogEntry, Revision
 from models.enums import ArticleKind, ArticleStatus
@@ -28,8 +28,8 @@ async def article(slug: str) -> Article:
 
 
 async def editor_articles(status: ArticleStatus | None, first: int, offset: int) -> list[Article]:
-    if not 0 <= first <= MAX_EDITOR_PAGE or offset < 0:
-        raise BadUserInput(f"first must lie between 0 and {MAX_EDITOR_PAGE}", field="first")
+    page_size(first, MAX_EDITOR_PAGE)
+    check_offset(offset)
     query = Article.all()
     if status is not None:
         query = query.filter(status=status)
@@ -82,8 +82,7 @@ async def compare_revisions(article_id: int, before_id: int, after_id: int) -> l
 
 
 async def audit_log(object_type: str | None, object_id: int | None, first: int) -> list[AuditLogEntry]:
-    if not 0 <= first <= MAX_EDITOR_PAGE:
-        raise BadUserInput(f"first must lie between 0 and {MAX_EDITOR_PAGE}", field="first")
+    page_size(first, MAX_EDITOR_PAGE)
     query = AuditLogEntry.all()
     if object_type:
         query = query.filter(object_type=object_type)

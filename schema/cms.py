@@ -107,12 +107,7 @@ class ArticleConnection:
     def from_page(cls, page: Page[m.Article]) -> ArticleConnection:
         return cls(
             edges=[ArticleEdge(cursor=c, node=a) for c, a in zip(page.cursors, page.items, strict=True)],  # type: ignore[arg-type]
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=page.has_previous_page,
-                start_cursor=page.cursors[0] if page.cursors else None,
-                end_cursor=page.cursors[-1] if page.cursors else None,
-            ),
+            page_info=PageInfo.of(page),
             page=page,
         )
 
