@@ -1,50 +1,43 @@
 """The content scorer: answers' needs against what each service's content serves.
 
-It recommends from day one, before anyone has clicked, and stays the fallback whenever no trained
-model is loaded.
+It recommends from day one, before any model is trained, and stays the fallback whenever no
+trained model is loaded. It is also the content-only baseline of the evaluation.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
-from recommender.needs import Need, service_needs
+import numpy as np
+
+from recommender.features import FeatureSpec, ServiceArrays, need_vector
+from recommender.needs import Need
 from recommender.questionnaire_schema import Questionnaire
 
 MODEL_VERSION = "content-v1"
 POPULARITY_WEIGHT = 0.05
+GENERIC_REASON = "Un service très utilisé par les personnes en recherche d'emploi"
 
 
-@dataclass(frozen=True)
-class ServiceProfile:
-    service_id: int
-    slug: str
-    needs: dict[Need, float]
-    popularity: int
+def need_profile(questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]) -> dict[Need, float]:
+    """The visitor's needs, summed over the options they chose."""
+    profile: dict[Need, float] = {}
+    for question_key, option_keys in chosen.items():
+        question = questionnaire.question(question_key)
+        for option_key in option_keys:
+            for need, weight in question.option(option_key).needs.items():
+                profile[need] = profile.get(need, 0.0) + weight
+    return profile
 
 
-@dataclass(frozen=True)
-class Scored:
-    service_id: int
-    score: float
-    reason: str
+def content_scores(profile: np.ndarray, services: ServiceArrays) -> np.ndarray:
+    """Need overlap, plus a popularity prior worth at most POPULARITY_WEIGHT."""
+    most = float(services.log_popularity.max()) if len(services) else 0.0
+    prior = services.log_popularity / most if most > 0 else np.zeros(len(services), np.float32)
+    return np.asarray(services.needs @ profile + POPULARITY_WEIGHT * prior)
 
 
-def profile_of(
-    service_id: int,
-    slug: str,
-    categories: Sequence[str],
-    kind: str,
-    tags: Sequence[str],
-    platforms: Sequence[str],
-    popularity: int,
-) -> ServiceProfile:
-    return ServiceProfile(service_id, slug, service_needs(categories, kind, tags, platforms), popularity)
-
-
-def _reasons(
+def reasons_by_need(
     questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]
 ) -> dict[Need, tuple[float, str]]:
     """For each need the answers signal, the strongest option's sentence ("Vous préparez…")."""
@@ -59,31 +52,22 @@ def _reasons(
     return best
 
 
-def score_services(
-    questionnaire: Questionnaire,
-    chosen: Mapping[str, Sequence[str]],
-    profile: Mapping[str, float],
-    services: Sequence[ServiceProfile],
-    limit: int = 10,
-) -> list[Scored]:
-    """The `limit` best services, each with the answer that makes it fit."""
-    reasons = _reasons(questionnaire, chosen)
-    most_visited = max((s.popularity for s in services), default=0) or 1
-    scored = []
-    for service in services:
-        contributions = {
-            need: profile.get(need.value, 0.0) * weight for need, weight in service.needs.items()
-        }
-        fit = sum(contributions.values())
-        prior = POPULARITY_WEIGHT * math.log1p(service.popularity) / math.log1p(most_visited)
-        top_need = max(
-            (n for n in contributions if n in reasons), key=lambda n: contributions[n], default=None
-        )
-        reason = (
-            reasons[top_need][1]
-            if top_need is not None and contributions[top_need] > 0
-            else ("Un service très utilisé par les personnes en recherche d'emploi")
-        )
-        scored.append(Scored(service.service_id, fit + prior, reason))
-    scored.sort(key=lambda s: (-s.score, s.service_id))
-    return scored[:limit]
+class Explainer:
+    """Why a service fits these answers: the answer behind the need that contributes most."""
+
+    def __init__(self, spec: FeatureSpec, questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]):
+        self.reasons = reasons_by_need(questionnaire, chosen)
+        self.needs = [Need(name) for name in spec.needs]
+        self.profile = need_vector(need_profile(questionnaire, chosen), spec)
+        strongest = max(self.reasons.values(), default=None)
+        self.fallback = strongest[1] if strongest else GENERIC_REASON
+
+    def reason(self, services: ServiceArrays, row: int) -> str:
+        contributions = self.profile * services.needs[row]
+        for column in np.argsort(-contributions, kind="stable"):
+            if contributions[column] <= 0:
+                break
+            need = self.needs[int(column)]
+            if need in self.reasons:
+                return self.reasons[need][1]
+        return self.fallback

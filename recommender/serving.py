@@ -1,21 +1,30 @@
-"""Answering `recommend`: check the answers, score the published services, record what was shown."""
+"""Answering `recommend`: check the answers, rank the catalogue, record what was shown.
+
+The trained model ranks when one is loaded (recommender.registry), the content scorer otherwise.
+Either way only published, free services can come out: the in-memory catalogue holds nothing
+else, and the chosen ones are checked against the database before anything is shown.
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from tortoise.transactions import in_transaction
 
 from cms.catalogue import published_services
-from models.catalogue import ServiceCategory, ServiceLink
 from models.recommender import QuestionnaireVersion, Recommendation, RecommendationItem
 from recommender import content
-from recommender.questionnaires import check_answers, current_questionnaire, need_profile
+from recommender.features import FeatureSpec, ServiceArrays, ServiceContent, encode_answers, encode_services
+from recommender.questionnaire_schema import Questionnaire
+from recommender.questionnaires import check_answers, current_questionnaire
+from recommender.registry import registry
+from recommender.snapshot import cache
 
 RECOMMENDATION_SIZE = 10
+CONTENT_SPEC = FeatureSpec()
 
 
 @dataclass(frozen=True)
@@ -24,59 +33,90 @@ class Recommended:
     items: list[RecommendationItem]
 
 
-async def _service_profiles() -> list[content.ServiceProfile]:
-    """Published, free services only: nothing else can ever be recommended."""
-    services = await published_services().only("id", "slug", "kind", "tags", "redirect_count")
-    ids = [s.id for s in services]
-    categories: dict[int, list[str]] = defaultdict(list)
-    for row in (
-        await ServiceCategory.filter(service_id__in=ids).select_related("category").order_by("position")
-    ):
-        categories[row.service_id].append(row.category.slug)
-    platforms: dict[int, list[str]] = defaultdict(list)
-    for service_id, platform in await ServiceLink.filter(service_id__in=ids).values_list(
-        "service_id", "platform"
-    ):
-        platforms[service_id].append(str(getattr(platform, "value", platform)))
-    return [
-        content.profile_of(
-            s.id,
-            s.slug,
-            categories[s.id],
-            s.kind.value,
-            list(s.tags or []),
-            platforms[s.id],
-            s.redirect_count,
-        )
-        for s in services
-    ]
+@dataclass(frozen=True)
+class Ranked:
+    """Every service of the snapshot scored for one visitor, and by what."""
+
+    scores: np.ndarray
+    services: ServiceArrays
+    spec: FeatureSpec
+    model_version: str
+
+
+_content_arrays: tuple[tuple[ServiceContent, ...], ServiceArrays] | None = None
+
+
+def _content_services(services: tuple[ServiceContent, ...]) -> ServiceArrays:
+    global _content_arrays
+    if _content_arrays is None or _content_arrays[0] is not services:
+        _content_arrays = (services, encode_services(CONTENT_SPEC, services))
+    return _content_arrays[1]
+
+
+def rank(
+    questionnaire: Questionnaire, chosen: dict[str, list[str]], services: tuple[ServiceContent, ...]
+) -> Ranked:
+    """Score the catalogue with the model in force, or the content scorer without one."""
+    loaded = registry.current
+    if loaded is not None:
+        spec = loaded.artifact.spec
+        ranker = loaded.ranker(services)
+        features = encode_answers(spec, questionnaire, chosen)
+        return Ranked(ranker.score(features.needs, features.options), ranker.services, spec, loaded.version)
+    arrays = _content_services(services)
+    profile = encode_answers(CONTENT_SPEC, questionnaire, chosen).needs
+    return Ranked(content.content_scores(profile, arrays), arrays, CONTENT_SPEC, content.MODEL_VERSION)
+
+
+def best_first(scores: np.ndarray, count: int) -> list[int]:
+    """Rows of the `count` best scores, best first (ties by row)."""
+    count = min(count, len(scores))
+    if count <= 0:
+        return []
+    top = np.argpartition(-scores, count - 1)[:count] if count < len(scores) else np.arange(len(scores))
+    return sorted((int(i) for i in top), key=lambda i: (-float(scores[i]), i))
+
+
+async def _still_recommendable(ranked: Ranked, limit: int) -> list[int]:
+    """The best rows whose services are still published and free in the database."""
+    window = limit * 3
+    while True:
+        rows = best_first(ranked.scores, window)
+        ids = [int(ranked.services.service_ids[r]) for r in rows]
+        alive = set(await published_services().filter(id__in=ids).values_list("id", flat=True))
+        kept = [r for r in rows if int(ranked.services.service_ids[r]) in alive]
+        if len(kept) >= limit or window >= len(ranked.scores):
+            if len(alive) < len(ids):
+                cache.invalidate()  # the snapshot is behind the database
+            return kept[:limit]
+        window *= 4
 
 
 async def recommend(answers: Sequence[tuple[str, Sequence[str]]], visitor: str | None) -> Recommended:
     current = await current_questionnaire()
     chosen = check_answers(current.questionnaire, answers)  # refuses before anything is written
-    profile = need_profile(current.questionnaire, chosen)
-    best = content.score_services(
-        current.questionnaire, chosen, profile, await _service_profiles(), RECOMMENDATION_SIZE
-    )
+    snapshot = await cache.get()
+    ranked = rank(current.questionnaire, chosen, snapshot.services)
+    rows = await _still_recommendable(ranked, RECOMMENDATION_SIZE)
+    explainer = content.Explainer(ranked.spec, current.questionnaire, chosen)
     version = await QuestionnaireVersion.get(version=current.version)
     async with in_transaction():
         recommendation = await Recommendation.create(
             id=f"rec_{secrets.token_hex(12)}",
             questionnaire_version=version,
-            model_version=content.MODEL_VERSION,
+            model_version=ranked.model_version,
             answers=chosen,
             visitor=visitor,
         )
         items = [
             RecommendationItem(
                 recommendation_id=recommendation.id,
-                service_id=scored.service_id,
-                rank=rank,
-                score=round(scored.score, 6),
-                reason=scored.reason[:200],
+                service_id=int(ranked.services.service_ids[row]),
+                rank=position,
+                score=round(float(ranked.scores[row]), 6),
+                reason=explainer.reason(ranked.services, row)[:200],
             )
-            for rank, scored in enumerate(best, start=1)
+            for position, row in enumerate(rows, start=1)
         ]
         await RecommendationItem.bulk_create(items)
     recommendation.questionnaire_version = version

@@ -59,7 +59,7 @@ DEFAULT_NEED_PRIOR: dict[Need, float] = {
 }
 
 # Random-stream identifiers, so each purpose has its own reproducible stream.
-_STREAM_SETUP, _STREAM_PEOPLE, _STREAM_HELD_OUT, _STREAM_ANSWERS, _STREAM_SESSIONS = range(5)
+_STREAM_SETUP, _STREAM_PEOPLE, _STREAM_HELD_OUT, _STREAM_ANSWERS, _STREAM_SESSIONS, _STREAM_WORLD = range(6)
 
 
 class DigitalProfile(StrEnum):
@@ -109,6 +109,13 @@ class SimulatorConfig:
     low_confidence_attention: float = 0.75  # examination multiplier for low digital confidence
     shown: int = 10
     max_clicks: int = 3
+    # What the content does not say: each service serves its catalogue needs only to a degree
+    # drawn from ``quality_range``, and with ``hidden_need_probability`` it also serves one need
+    # its content does not mention, with a weight drawn from ``hidden_need_weight``. Only clicks
+    # and ratings reveal these.
+    quality_range: tuple[float, float] = (0.5, 1.0)
+    hidden_need_probability: float = 0.35
+    hidden_need_weight: tuple[float, float] = (0.4, 0.9)
     # Ratings: given to a clicked service with this chance; mean 1.3 + 3.7 * relevance, noise sd.
     rating_probability: float = 0.35
     rating_noise: float = 0.6
@@ -257,6 +264,7 @@ class Simulator:
             for need, weight in weights.items():
                 self._items[row, self._need_index[need]] = weight
         self._slug_index = {slug: i for i, slug in enumerate(self.slugs)}
+        self._true_items = self._draw_true_items()
         self.flagships, self._popularity = self._draw_popularity()
         self._people_rng = self._rng(_STREAM_PEOPLE)
         self._sessions_rng = self._rng(_STREAM_SESSIONS)
@@ -265,6 +273,34 @@ class Simulator:
     # -- randomness -------------------------------------------------------------------------
     def _rng(self, *key: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *key])
+
+    # -- what services really do ------------------------------------------------------------
+    def _draw_true_items(self) -> np.ndarray:
+        """The catalogue's needs, scaled by each service's hidden quality, plus hidden needs."""
+        cfg = self.config
+        rng = self._rng(_STREAM_WORLD)
+        low, high = cfg.quality_range
+        true_items = self._items * rng.uniform(low, high, size=(len(self.slugs), 1))
+        prior = np.array([cfg.need_prior.get(need, 0.0) for need in self._needs], dtype=float)
+        for row in range(len(self.slugs)):
+            if rng.random() >= cfg.hidden_need_probability:
+                continue
+            candidates = prior * (self._items[row] == 0)
+            if candidates.sum() <= 0:
+                continue
+            column = int(rng.choice(len(self._needs), p=candidates / candidates.sum()))
+            true_items[row, column] = rng.uniform(*cfg.hidden_need_weight)
+        return np.asarray(true_items)
+
+    def content_needs(self, slug: str) -> dict[Need, float]:
+        """What the catalogue says the service serves (what a content scorer can see)."""
+        row = self._items[self._slug_index[slug]]
+        return {need: float(row[i]) for i, need in enumerate(self._needs) if row[i] > 0}
+
+    def true_needs(self, slug: str) -> dict[Need, float]:
+        """What the service really serves in this world (hidden from recommenders)."""
+        row = self._true_items[self._slug_index[slug]]
+        return {need: float(row[i]) for i, need in enumerate(self._needs) if row[i] > 0}
 
     # -- popularity -------------------------------------------------------------------------
     def _draw_popularity(self) -> tuple[tuple[str, ...], np.ndarray]:
@@ -373,12 +409,13 @@ class Simulator:
         weights = np.zeros(len(self._needs))
         for need, weight in person.needs.items():
             weights[self._need_index[need]] = weight
-        return np.clip(self._items @ weights / weights.sum(), 0.0, 1.0)
+        return np.clip(self._true_items @ weights / weights.sum(), 0.0, 1.0)
 
     def relevance(self, person: Person) -> dict[str, float]:
         """Ground truth: how well each service serves the person's latent needs (0..1).
 
-        The dot product of the person's need weights with the service's content needs, divided
+        The dot product of the person's need weights with what the service really serves (its
+        content needs scaled by its hidden quality, plus any hidden need), divided
         by the person's total need weight. Popularity is not part of it (see ``attraction``).
         """
         return {slug: float(r) for slug, r in zip(self.slugs, self._relevance_vector(person), strict=True)}

@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from cms import scheduler, webhooks
+from recommender.registry import registry as models
 from schema import build_schema
 from schema.context import RuntimeConfig
 from search import registry as search_registry
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await open_database(settings)
         search_registry.configure(settings.elasticsearch_url, settings.elasticsearch_index)
+        models.configure(settings.effective_model_dir)
         try:
             # One pooled client for the whole process; the scheduler's ticks send the due webhooks
             # and apply the search outbox to Elasticsearch (a no-op without ELASTICSEARCH_URL).
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     settings.scheduler_interval_seconds,
                     extra=[lambda: webhooks.deliver_due(http), search_sync.drain_all],
                 ),
+                models.watching(settings.recommender_poll_seconds),
             ):
                 yield
         finally:

@@ -6,7 +6,7 @@ import asyncio
 import pathlib
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -80,6 +80,9 @@ def seed(
         pathlib.Path | None, typer.Option(help="Folder of catalogue JSON files (default: the shipped demo)")
     ] = None,
     activity: Annotated[bool, typer.Option(help="Also add demo ratings and visits")] = True,
+    model: Annotated[
+        bool, typer.Option(help="Train a cold-start recommender model when none exists yet")
+    ] = True,
 ) -> None:
     """Load the demo catalogue; running it again changes nothing twice."""
     from cms.seed import SeedReport, seed_articles, seed_catalogue
@@ -97,8 +100,19 @@ def seed(
         await ensure_default_questionnaire()
         return report, new_articles
 
+    async def train_first_model() -> str | None:
+        from recommender.artifact import model_files
+        from recommender.pipeline import train_and_save
+
+        directory = get_settings().effective_model_dir
+        if model_files(directory):
+            return None
+        trained = await train_and_save(directory, seed=0, eval_people=300)
+        return trained.artifact.version
+
     try:
         report, new_articles = _with_database(run)
+        version = _with_database(train_first_model) if model else None
     except ValueError as exc:
         typer.echo(f"Seed data refused, nothing written: {exc}", err=True)
         sys.exit(2)
@@ -110,14 +124,18 @@ def seed(
         f"{report.partners} providers, {report.categories} categories, "
         f"{report.ratings} new ratings, {report.redirects} new visits, {new_articles} new articles."
     )
+    if version:
+        typer.echo(f"Recommender: cold-start model {version} trained (no clicks yet).")
 
 
 users = typer.Typer(help="Accounts: admins, editors, partners, developers.", no_args_is_help=True)
 cms_commands = typer.Typer(help="Editorial chores.", no_args_is_help=True)
 search_commands = typer.Typer(help="Search: the database index and Elasticsearch.", no_args_is_help=True)
+recommender_commands = typer.Typer(help="The recommender: train and evaluate models.", no_args_is_help=True)
 app.add_typer(users, name="users")
 app.add_typer(cms_commands, name="cms")
 app.add_typer(search_commands, name="search")
+app.add_typer(recommender_commands, name="recommender")
 
 
 @users.command("create")
@@ -239,3 +257,98 @@ def search_drain_outbox() -> None:
 
 if __name__ == "__main__":
     app()
+
+
+def _progress_bars(enabled: bool) -> Callable[[int, str], Callable[[int], None]] | None:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    def bar(total: int, label: str) -> Callable[[int], None]:
+        progress = tqdm(total=total, desc=label, unit="step", leave=True)
+
+        def advance(steps: int) -> None:
+            progress.update(steps)
+            if progress.n >= total:
+                progress.close()
+
+        return advance
+
+    return bar
+
+
+@recommender_commands.command("train")
+def recommender_train(
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed and data give the same model")] = 0,
+    simulate: Annotated[
+        int, typer.Option(help="Also learn from N simulated jobseekers shown the cold-start model")
+    ] = 0,
+    world_seed: Annotated[int, typer.Option(help="Seed of the simulated world used for evaluation")] = 7,
+    eval_people: Annotated[int, typer.Option(help="Held-out simulated people to evaluate on")] = 2000,
+    out: Annotated[
+        pathlib.Path | None, typer.Option(help="Folder for the model file (default RECOMMENDER_MODEL_DIR)")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+) -> None:
+    """Train the two-tower model (cold start + recorded feedback) and write a versioned model file."""
+    from recommender import evaluation
+    from recommender.pipeline import train_and_save
+
+    directory = out or get_settings().effective_model_dir
+
+    async def run() -> Any:
+        return await train_and_save(
+            directory,
+            seed=seed,
+            simulate=simulate,
+            world_seed=world_seed,
+            eval_people=eval_people,
+            progress=_progress_bars(progress),
+        )
+
+    try:
+        trained = _with_database(run)
+    except ValueError as exc:
+        typer.echo(f"Cannot train: {exc}", err=True)
+        sys.exit(2)
+    training = trained.artifact.training
+    typer.echo(
+        f"Model {trained.artifact.version} written to {trained.path} "
+        f"({training['recorded_sessions']} recorded and {training['simulated_sessions']} simulated sessions, "
+        f"{training['seconds']} s)."
+    )
+    typer.echo(f"Held-out simulated people ({eval_people}, world seed {world_seed}):")
+    typer.echo(evaluation.table(trained.results))
+
+
+@recommender_commands.command("evaluate")
+def recommender_evaluate(
+    model: Annotated[
+        pathlib.Path | None, typer.Option(help="A model file (default: the newest in RECOMMENDER_MODEL_DIR)")
+    ] = None,
+    world_seed: Annotated[int, typer.Option(help="Seed of the simulated world")] = 7,
+    people: Annotated[int, typer.Option(help="Held-out simulated people")] = 2000,
+) -> None:
+    """NDCG@10, Recall@10 and MRR of the model, popularity and content on held-out simulated people."""
+    from recommender import evaluation
+    from recommender.artifact import ModelLoadError, load, model_files
+    from recommender.pipeline import evaluate_model
+
+    path = model
+    if path is None:
+        files = model_files(get_settings().effective_model_dir)
+        path = files[0] if files else None
+    artifact = None
+    if path is None:
+        typer.echo("No model file: evaluating the baselines only (run `emploi-store recommender train`).")
+    else:
+        try:
+            artifact, _ = load(path)
+        except ModelLoadError as exc:
+            typer.echo(f"Model refused: {exc}", err=True)
+            sys.exit(2)
+        typer.echo(f"Model {artifact.version} ({path})")
+
+    results = _with_database(lambda: evaluate_model(artifact, world_seed=world_seed, people=people))
+    typer.echo(f"Held-out simulated people ({people}, world seed {world_seed}):")
+    typer.echo(evaluation.table(results))

@@ -10,6 +10,7 @@ from tortoise import Tortoise
 
 from models.enums import Platform
 from models.errors import NotFound
+from recommender.registry import registry as models
 from resolvers import catalogue as resolve
 from resolvers import cms as resolve_cms
 
@@ -66,11 +67,15 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """Ready to serve: the database answers. Also says which recommender scorer serves."""
+    recommender = models.status()
     try:
         await Tortoise.get_connection("default").execute_query("SELECT 1")
     except Exception as exc:  # any failure means not ready; say which
-        return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+        return JSONResponse(
+            {"status": "unavailable", "database": str(exc)[:200], "recommender": recommender}, status_code=503
+        )
+    return JSONResponse({"status": "ok", "database": "ok", "recommender": recommender})
 
 
 async def home(request: Request) -> Response:

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
         default=None, description="http(s)://… of an Elasticsearch node; unset means database search only"
     )
     elasticsearch_index: str = Field(default="emploi-store", description="The alias searches go through")
+    recommender_model_dir: pathlib.Path | None = Field(
+        default=None,
+        description="Where trained recommender models are written and read; unset means var/models",
+    )
+    recommender_poll_seconds: float = Field(
+        default=10.0, description="How often the server looks for a newer model file (0: only at start)"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -65,6 +72,10 @@ class Settings(BaseSettings):
     @property
     def effective_media_root(self) -> pathlib.Path:
         return self.media_root or self.var_dir / "media"
+
+    @property
+    def effective_model_dir(self) -> pathlib.Path:
+        return self.recommender_model_dir or self.var_dir / "models"
 
     @property
     def signing_key(self) -> str:

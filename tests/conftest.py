@@ -22,6 +22,8 @@ import pytest
 import uvicorn
 from tortoise import Tortoise
 
+from recommender.registry import registry as models
+from recommender.snapshot import cache as recommender_cache
 from search.registry import database_backend
 from server.app import create_app
 from server.settings import Settings
@@ -119,6 +121,9 @@ def settings(database_url: str, var_dir: pathlib.Path) -> Settings:
         secret_key="test-secret",
         debug=False,
         scheduler_interval_seconds=0,
+        # Tests load models themselves (recommender.registry.registry.refresh()); no polling.
+        recommender_model_dir=var_dir / "served-models",
+        recommender_poll_seconds=0,
     )
 
 
@@ -160,6 +165,8 @@ async def db(server: str) -> AsyncIterator[None]:
         for table in TABLES:
             await connection.execute_script(f"DELETE FROM {table}")
     await database_backend().clear()
+    recommender_cache.invalidate()
+    models.configure(models.directory)  # back to the content scorer until a test loads a model
     yield
 
 

@@ -10,7 +10,14 @@ import pytest
 
 from cms.seed_schema import SeedService, load_catalogue
 from recommender.needs import Need
-from recommender.simulator import DigitalProfile, Person, Simulator, click_share, parse_questionnaire
+from recommender.simulator import (
+    DigitalProfile,
+    Person,
+    Simulator,
+    SimulatorConfig,
+    click_share,
+    parse_questionnaire,
+)
 
 # A small questionnaire of our own, in the plain-data shape of recommender/data/questionnaire.json.
 QUESTIONNAIRE: list[dict[str, Any]] = [
@@ -170,8 +177,32 @@ def test_relevance_is_a_bounded_need_overlap(sim: Simulator) -> None:
     person = Person(id=0, cohort="train", needs={Need.WANTS_ABROAD: 1.0}, digital=DigitalProfile.CONFIDENT)
     relevance = sim.relevance(person)
     assert all(0.0 <= r <= 1.0 for r in relevance.values())
-    assert relevance["pole-emploi-international-offres-a-l-etranger"] == pytest.approx(1.0)
-    assert relevance["mon-cv-en-ligne-pole-emploi"] == 0.0
+    abroad = "pole-emploi-international-offres-a-l-etranger"
+    assert sim.content_needs(abroad)[Need.WANTS_ABROAD] == pytest.approx(1.0)
+    assert relevance[abroad] == pytest.approx(sim.true_needs(abroad)[Need.WANTS_ABROAD])
+    assert relevance[abroad] > 0.4
+    assert relevance["mon-cv-en-ligne-pole-emploi"] == sim.true_needs("mon-cv-en-ligne-pole-emploi").get(
+        Need.WANTS_ABROAD, 0.0
+    )
+
+
+def test_services_do_not_quite_do_what_their_content_says(services: list[SeedService]) -> None:
+    """Hidden quality and hidden needs: what only clicks and ratings can reveal."""
+    world = Simulator(services, QUESTIONNAIRE, seed=3)
+    scaled = hidden = 0
+    for service in services:
+        content, true = world.content_needs(service.slug), world.true_needs(service.slug)
+        scaled += any(true[need] < weight - 1e-9 for need, weight in content.items())
+        hidden += any(need not in content for need in true)
+    assert scaled > 0.8 * len(services)
+    assert 0.2 * len(services) < hidden < 0.5 * len(services)
+    plain = Simulator(
+        services,
+        QUESTIONNAIRE,
+        seed=3,
+        config=SimulatorConfig(quality_range=(1.0, 1.0), hidden_need_probability=0.0),
+    )
+    assert all(plain.true_needs(s.slug) == plain.content_needs(s.slug) for s in services)
 
 
 def test_bad_inputs_are_refused(services: list[SeedService], sim: Simulator) -> None:
