@@ -177,7 +177,7 @@ def ranking_metrics(ranking: Sequence[int], relevance: np.ndarray) -> tuple[floa
 def evaluate(world: World, policies: Mapping[str, Policy], people: int = 2000) -> dict[str, Metrics]:
     """Every policy on the same held-out people (the simulator's evaluation stream)."""
     held_out: list[Person] = world.simulator.held_out(people)
-    truth = [np.array([world.simulator.relevance(p)[s.slug] for s in world.services]) for p in held_out]
+    truth = [world.simulator.relevance_array(p) for p in held_out]  # rows in world.services order
     answers = [world.simulator.answers(p) for p in held_out]
     results: dict[str, Metrics] = {}
     for name, policy in policies.items():

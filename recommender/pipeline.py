@@ -22,7 +22,7 @@ from recommender.feedback import load_feedback
 from recommender.model import Ranker
 from recommender.questionnaires import current_questionnaire
 from recommender.snapshot import load_contents
-from recommender.training import Trainer, TrainingConfig, TrainingReport, total_steps
+from recommender.training import Trainer, TrainingConfig, TrainingReport, deterministic, total_steps
 
 DEFAULT_WORLD_SEED = 7
 DEFAULT_EVAL_PEOPLE = 2000
@@ -63,13 +63,15 @@ async def train_model(
     arrays = world.arrays(spec)
     rows = {int(service_id): row for row, service_id in enumerate(arrays.service_ids)}
     recorded = await load_feedback(spec, rows)
-    trainer = Trainer(spec, arrays, world.questionnaire, config)
-    trainer.cold_start(progress(config.cold_start_steps, "cold start") if progress else None)
-    cold = Ranker(trainer.model, arrays)  # a copy of the cold-start weights
-    simulated = world.feedback(evaluation.model_policy(world, cold, spec), simulate, spec) if simulate else []
-    sessions = [*recorded, *simulated]
-    steps = total_steps(config, len(sessions)) - config.cold_start_steps
-    trainer.learn_from_feedback(sessions, progress(steps, "feedback") if progress and steps else None)
+    with deterministic():
+        trainer = Trainer(spec, arrays, world.questionnaire, config)
+        trainer.cold_start(progress(config.cold_start_steps, "cold start") if progress else None)
+        cold = Ranker(trainer.model, arrays)  # a copy of the cold-start weights
+        policy = evaluation.model_policy(world, cold, spec)
+        simulated = world.feedback(policy, simulate, spec) if simulate else []
+        sessions = [*recorded, *simulated]
+        steps = total_steps(config, len(sessions)) - config.cold_start_steps
+        trainer.learn_from_feedback(sessions, progress(steps, "feedback") if progress and steps else None)
     model = trainer.model.eval()
     policies = {
         "popularity": evaluation.popularity_policy(world),

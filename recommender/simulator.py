@@ -411,6 +411,10 @@ class Simulator:
             weights[self._need_index[need]] = weight
         return np.clip(self._true_items @ weights / weights.sum(), 0.0, 1.0)
 
+    def relevance_array(self, person: Person) -> np.ndarray:
+        """`relevance` as an array, in the order the services were given."""
+        return self._relevance_vector(person)
+
     def relevance(self, person: Person) -> dict[str, float]:
         """Ground truth: how well each service serves the person's latent needs (0..1).
 
