@@ -19,6 +19,7 @@ import contextlib
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -128,11 +129,12 @@ class Trainer:
         model = self.model
         click = [model.examination, model.popularity_pull, model.click_scale, model.click_bias]
         towers = [p for p in model.parameters() if all(p is not c for c in click)]
+        groups: list[dict[str, Any]] = [
+            {"params": towers},
+            {"params": click, "lr": config.learning_rate * config.click_model_speed, "weight_decay": 0.0},
+        ]
         self.optimizer = torch.optim.AdamW(
-            [
-                {"params": towers},
-                {"params": click, "lr": config.learning_rate * config.click_model_speed, "weight_decay": 0.0},
-            ],
+            groups,
             lr=config.learning_rate,
             weight_decay=config.weight_decay,
         )
