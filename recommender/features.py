@@ -15,19 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from cms.seed_schema import CATEGORY_SLUGS
 from models.enums import Platform, ServiceKind
 from recommender.needs import Need, service_needs
 from recommender.questionnaire_schema import Questionnaire
 from search.text import stems
 
-CATEGORIES = (
-    "choisir-un-metier",
-    "se-former",
-    "preparer-sa-candidature",
-    "trouver-un-emploi",
-    "creer-une-entreprise",
-    "travailler-a-l-etranger",
-)
+CATEGORIES: tuple[str, ...] = CATEGORY_SLUGS
 NEEDS: tuple[Need, ...] = tuple(Need)
 UNKNOWN_ID = 0  # id-embedding row shared by every service the model has not seen
 

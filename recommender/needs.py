@@ -36,6 +36,32 @@ class Need(StrEnum):
     MOBILE_ONLY = "mobile_only"  # n'a qu'un smartphone
 
 
+# Short French labels, as editors see them when they map options to needs.
+NEED_LABELS: dict[Need, str] = {
+    Need.UNSURE_OCCUPATION: "Ne sait pas quel métier viser",
+    Need.CAREER_CHANGE: "Veut se reconvertir",
+    Need.WANTS_TRAINING: "Veut se former",
+    Need.FUNDING_TRAINING: "Cherche à financer une formation",
+    Need.APPRENTICESHIP: "Alternance, apprentissage",
+    Need.NO_CV: "Pas de CV, ou un CV faible",
+    Need.COVER_LETTER: "Lettre de motivation",
+    Need.PREPARING_INTERVIEW: "Préparer ses entretiens",
+    Need.NO_OFFERS: "Peu d'offres dans son domaine",
+    Need.HIDDEN_MARKET: "Marché caché, candidatures spontanées",
+    Need.LACKS_NETWORK: "Manque de réseau",
+    Need.LACKS_MOTIVATION: "Baisse de motivation",
+    Need.DISCRIMINATION: "Discrimination (âge, handicap…)",
+    Need.DISABILITY: "Travailleur handicapé",
+    Need.SENIOR: "50 ans et plus",
+    Need.YOUNG: "Moins de 26 ans",
+    Need.WANTS_BUSINESS: "Créer ou reprendre une entreprise",
+    Need.WANTS_ABROAD: "Travailler à l'étranger",
+    Need.LANGUAGES: "Améliorer une langue étrangère",
+    Need.MOBILITY_LIMITS: "Difficultés à se déplacer",
+    Need.LOW_DIGITAL_CONFIDENCE: "Peu à l'aise avec le numérique",
+    Need.MOBILE_ONLY: "N'a qu'un smartphone",
+}
+
 # What a service's content says about the needs it serves (weights in 0..1).
 CATEGORY_NEEDS: dict[str, dict[Need, float]] = {
     "choisir-un-metier": {Need.UNSURE_OCCUPATION: 1.0, Need.CAREER_CHANGE: 0.6},

@@ -255,10 +255,6 @@ def search_drain_outbox() -> None:
         sys.exit(1)
 
 
-if __name__ == "__main__":
-    app()
-
-
 def _progress_bars(enabled: bool) -> Callable[[int, str], Callable[[int], None]] | None:
     if not enabled:
         return None
@@ -352,3 +348,7 @@ def recommender_evaluate(
     results = _with_database(lambda: evaluate_model(artifact, world_seed=world_seed, people=people))
     typer.echo(f"Held-out simulated people ({people}, world seed {world_seed}):")
     typer.echo(evaluation.table(results))
+
+
+if __name__ == "__main__":
+    app()
