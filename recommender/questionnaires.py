@@ -35,6 +35,7 @@ FRIENDLIER_MESSAGES = {
 class CurrentQuestionnaire:
     version: int
     questionnaire: Questionnaire
+    row: QuestionnaireVersion
 
 
 async def _latest() -> QuestionnaireVersion | None:
@@ -57,13 +58,25 @@ async def ensure_default_questionnaire() -> QuestionnaireVersion:
         return latest
 
 
+# A version never changes once written, so each is validated once per process (keyed by row
+# and creation time, which a new row never shares with an old one).
+_validated: dict[tuple[int, Any], Questionnaire] = {}
+
+
 def content_of(row: QuestionnaireVersion) -> Questionnaire:
-    return Questionnaire.model_validate(row.content)
+    key = (row.id, row.created_at)
+    questionnaire = _validated.get(key)
+    if questionnaire is None:
+        questionnaire = Questionnaire.model_validate(row.content)
+        if len(_validated) >= 64:
+            _validated.clear()
+        _validated[key] = questionnaire
+    return questionnaire
 
 
 async def current_questionnaire() -> CurrentQuestionnaire:
     row = await ensure_default_questionnaire()
-    return CurrentQuestionnaire(version=row.version, questionnaire=content_of(row))
+    return CurrentQuestionnaire(version=row.version, questionnaire=content_of(row), row=row)
 
 
 async def questionnaire_versions(first: int = MAX_VERSIONS_PAGE) -> list[QuestionnaireVersion]:

@@ -15,7 +15,7 @@ import numpy as np
 from tortoise.transactions import in_transaction
 
 from cms.catalogue import published_services
-from models.recommender import QuestionnaireVersion, Recommendation, RecommendationItem
+from models.recommender import Recommendation, RecommendationItem
 from recommender import content
 from recommender.features import FeatureSpec, ServiceArrays, ServiceContent, encode_answers, encode_services
 from recommender.questionnaire_schema import Questionnaire
@@ -99,7 +99,7 @@ async def recommend(answers: Sequence[tuple[str, Sequence[str]]], visitor: str |
     ranked = rank(current.questionnaire, chosen, snapshot.services)
     rows = await _still_recommendable(ranked, RECOMMENDATION_SIZE)
     explainer = content.Explainer(ranked.spec, current.questionnaire, chosen)
-    version = await QuestionnaireVersion.get(version=current.version)
+    version = current.row
     async with in_transaction():
         recommendation = await Recommendation.create(
             id=f"rec_{secrets.token_hex(12)}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import pathlib
 import sys
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,12 @@ def serve(
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
 ) -> None:
     """Serve the GraphQL API (GraphiQL at /graphql) with uvicorn."""
+    # One math thread per process: scoring a recommendation is one small matrix product, and a
+    # BLAS pool waiting for a busy core made it 100× slower under load (bench/recommend_latency.py).
+    # Scale out with processes instead. Set before numpy or torch is imported; an explicit
+    # setting in the environment wins.
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
     import uvicorn
 
     settings = get_settings()
