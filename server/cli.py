@@ -21,6 +21,18 @@ app = typer.Typer(
 T = TypeVar("T")
 
 
+def _one_math_thread() -> None:
+    """One BLAS/OpenMP thread per process, unless the environment says otherwise.
+
+    Scoring a recommendation is one small matrix product, and a BLAS pool waiting for a busy core
+    made it 100× slower under load (bench/recommend_latency.py); the model's training is small
+    enough that one thread is also its fastest. Servers scale out with processes instead. It only
+    works before numpy or torch is imported, which the commands below do lazily.
+    """
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+
+
 def _with_database(work: Callable[[], Awaitable[T]]) -> T:
     from server.db import close_database, open_database
 
@@ -41,12 +53,7 @@ def serve(
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
 ) -> None:
     """Serve the GraphQL API (GraphiQL at /graphql) with uvicorn."""
-    # One math thread per process: scoring a recommendation is one small matrix product, and a
-    # BLAS pool waiting for a busy core made it 100× slower under load (bench/recommend_latency.py).
-    # Scale out with processes instead. Set before numpy or torch is imported; an explicit
-    # setting in the environment wins.
-    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")
+    _one_math_thread()
     import uvicorn
 
     settings = get_settings()
@@ -92,6 +99,7 @@ def seed(
     ] = True,
 ) -> None:
     """Load the demo catalogue; running it again changes nothing twice."""
+    _one_math_thread()
     from cms.seed import SeedReport, seed_articles, seed_catalogue
     from cms.seed_schema import DATA_DIR
     from models.errors import UserError
@@ -294,6 +302,7 @@ def recommender_train(
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
 ) -> None:
     """Train the two-tower model (cold start + recorded feedback) and write a versioned model file."""
+    _one_math_thread()
     from recommender import evaluation
     from recommender.pipeline import train_and_save
 
@@ -333,6 +342,7 @@ def recommender_evaluate(
     people: Annotated[int, typer.Option(help="Held-out simulated people")] = 2000,
 ) -> None:
     """NDCG@10, Recall@10 and MRR of the model, popularity and content on held-out simulated people."""
+    _one_math_thread()
     from recommender import evaluation
     from recommender.artifact import ModelLoadError, load, model_files
     from recommender.pipeline import evaluate_model
