@@ -17,6 +17,7 @@ from schema.context import RuntimeConfig
 from search import registry as search_registry
 from search import sync as search_sync
 from server import media, routes
+from server import redis as shared_redis
 from server.admin import admin_routes
 from server.db import close_database, open_database
 from server.graphql import GraphQLView
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await open_database(settings)
         search_registry.configure(settings.elasticsearch_url, settings.elasticsearch_index)
         models.configure(settings.effective_model_dir)
+        shared_redis.configure(settings.redis_url)
         try:
             # One pooled client for the whole process; the scheduler's ticks send the due webhooks
             # and apply the search outbox to Elasticsearch (a no-op without ELASTICSEARCH_URL).
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ):
                 yield
         finally:
+            await shared_redis.close()
             await search_registry.close()
             await close_database()
 

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         default=None, description="http(s)://… of an Elasticsearch node; unset means database search only"
     )
     elasticsearch_index: str = Field(default="emploi-store", description="The alias searches go through")
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:6379/0 shares rate-limit budgets, persisted queries and the response cache "
+        "between workers; unset means in process",
+    )
     recommender_model_dir: pathlib.Path | None = Field(
         default=None,
         description="Where trained recommender models are written and read; unset means var/models",
