@@ -48,3 +48,8 @@ migrations: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+# schema.graphql, the SDL client developers read, regenerated from the code (a test checks it).
+.PHONY: schema
+schema: install
+	$(BIN)/emploi-store schema export

@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "models.proposals",
     "models.search",
     "models.recommender",
+    "models.developers",
 ]
 
 

@@ -13,6 +13,7 @@ from models.errors import UserError
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.catalogue import CatalogueMutation, CatalogueQuery
 from schema.cms import CmsMutation, CmsQuery
+from schema.developers import DevelopersMutation, DevelopersQuery
 from schema.media import MediaQuery
 from schema.proposals import ProposalsMutation, ProposalsQuery
 from schema.recommender import RecommenderMutation, RecommenderQuery
@@ -30,6 +31,7 @@ Query = merge_types(
         MediaQuery,
         SearchQuery,
         RecommenderQuery,
+        DevelopersQuery,
     ),
 )
 Mutation = merge_types(
@@ -41,6 +43,7 @@ Mutation = merge_types(
         WebhooksMutation,
         ProposalsMutation,
         RecommenderMutation,
+        DevelopersMutation,
     ),
 )
 

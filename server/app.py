@@ -16,17 +16,18 @@ from schema import build_schema
 from schema.context import RuntimeConfig
 from search import registry as search_registry
 from search import sync as search_sync
-from server import media, routes
+from server import media, observability, routes
 from server import redis as shared_redis
 from server.admin import admin_routes
+from server.caching import CachingGraphQLView
 from server.db import close_database, open_database
-from server.graphql import GraphQLView
 from server.settings import Settings, get_settings
 from server.visitors import VisitorMiddleware
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    observability.configure_logging(settings)
     schema = build_schema(
         max_depth=settings.graphql_max_depth,
         max_tokens=settings.graphql_max_tokens,
@@ -34,7 +35,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         debug=settings.debug,
     )
     config = runtime_config(settings)
-    graphql = GraphQLView(schema, graphql_ide="graphiql", config=config)
+    graphql = CachingGraphQLView(schema, graphql_ide="graphiql", config=config, settings=settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -49,7 +50,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 webhooks.new_http_client() as http,
                 scheduler.running(
                     settings.scheduler_interval_seconds,
-                    extra=[lambda: webhooks.deliver_due(http), search_sync.drain_all],
+                    extra=[
+                        lambda: webhooks.deliver_due(http),
+                        search_sync.drain_all,
+                        graphql.scheduled_changes,
+                    ],
                 ),
                 models.watching(settings.recommender_poll_seconds),
             ):
@@ -70,11 +75,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *admin_routes(),
             Route("/healthz", routes.healthz),
             Route("/readyz", routes.readyz),
+            *observability.routes(settings),
         ],
         middleware=[
+            *observability.middleware(settings),
             Middleware(
                 VisitorMiddleware, secret=settings.signing_key, max_age=settings.visitor_cookie_max_age
-            )
+            ),
         ],
         lifespan=lifespan,
     )

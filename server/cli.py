@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
+import shutil
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -19,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 T = TypeVar("T")
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _one_math_thread() -> None:
@@ -46,10 +49,35 @@ def _with_database(work: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
+def _prepare_multiprocess_metrics(workers: int) -> tuple[pathlib.Path | None, bool]:
+    """Before prometheus_client is imported: (the metrics folder or None, whether it is ours to remove).
+
+    prometheus_client reads PROMETHEUS_MULTIPROC_DIR once, at import, to choose where values live.
+    A folder given by the operator is emptied of the last run's files (counters would otherwise
+    carry on from them); with several workers and none given, a fresh temporary folder is made and
+    set in the environment the workers inherit.
+    """
+    configured = os.environ.get(MULTIPROC_ENV)
+    if configured:
+        directory = pathlib.Path(configured)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink(missing_ok=True)
+        return directory, False
+    if workers <= 1:
+        return None, False
+    directory = pathlib.Path(tempfile.mkdtemp(prefix="emploi-store-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(directory)
+    return directory, True
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default from HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from PORT)")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default from WORKERS, 1)")
+    ] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
 ) -> None:
     """Serve the GraphQL API (GraphiQL at /graphql) with uvicorn."""
@@ -57,14 +85,37 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    uvicorn.run(
-        "server.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        reload=reload,
-        proxy_headers=True,
-    )
+    workers = workers or settings.workers
+    if reload and workers > 1:
+        typer.echo("--reload runs one process: leave --workers out.", err=True)
+        sys.exit(2)
+    metrics_dir, temporary = _prepare_multiprocess_metrics(workers)
+    from server import observability  # imports prometheus_client: after the line above
+
+    observability.configure_logging(settings)
+    if metrics_dir is not None:
+        observability.log.info(
+            "metrics of every worker add up in %s", metrics_dir, extra={"metrics_dir": str(metrics_dir)}
+        )
+    try:
+        uvicorn.run(
+            # An import string and a factory: each worker builds its own app (and runs its lifespan).
+            "server.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            reload=reload,
+            proxy_headers=True,
+            # Our handler formats every line (JSON by default); the access log is ours, with request ids.
+            log_config=None,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+    finally:
+        if temporary and metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            os.environ.pop(MULTIPROC_ENV, None)
 
 
 @app.command()
@@ -147,10 +198,12 @@ users = typer.Typer(help="Accounts: admins, editors, partners, developers.", no_
 cms_commands = typer.Typer(help="Editorial chores.", no_args_is_help=True)
 search_commands = typer.Typer(help="Search: the database index and Elasticsearch.", no_args_is_help=True)
 recommender_commands = typer.Typer(help="The recommender: train and evaluate models.", no_args_is_help=True)
+schema_commands = typer.Typer(help="The GraphQL schema, as clients see it.", no_args_is_help=True)
 app.add_typer(users, name="users")
 app.add_typer(cms_commands, name="cms")
 app.add_typer(search_commands, name="search")
 app.add_typer(recommender_commands, name="recommender")
+app.add_typer(schema_commands, name="schema")
 
 
 @users.command("create")
@@ -365,6 +418,37 @@ def recommender_evaluate(
     results = _with_database(lambda: evaluate_model(artifact, world_seed=world_seed, people=people))
     typer.echo(f"Held-out simulated people ({people}, world seed {world_seed}):")
     typer.echo(evaluation.table(results))
+
+
+def schema_sdl() -> str:
+    """The schema in SDL, built as the server builds it (same types, same settings)."""
+    from strawberry.printer import print_schema
+
+    from schema import build_schema
+
+    settings = get_settings()
+    schema = build_schema(
+        max_depth=settings.graphql_max_depth,
+        max_tokens=settings.graphql_max_tokens,
+        max_aliases=settings.graphql_max_aliases,
+        debug=False,
+    )
+    return print_schema(schema) + "\n"
+
+
+@schema_commands.command("export")
+def schema_export(
+    output: Annotated[
+        pathlib.Path, typer.Option(help="Where to write the SDL ('-': standard output)")
+    ] = pathlib.Path("schema.graphql"),
+) -> None:
+    """Write the GraphQL schema (SDL) to schema.graphql, the file client developers read and diff."""
+    sdl = schema_sdl()
+    if str(output) == "-":
+        typer.echo(sdl, nl=False)
+        return
+    output.write_text(sdl, encoding="utf-8")
+    typer.echo(f"Schema written to {output} ({len(sdl.splitlines())} lines).")
 
 
 if __name__ == "__main__":

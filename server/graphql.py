@@ -1,4 +1,17 @@
-"""The /graphql endpoint, answering as the GraphQL-over-HTTP specification asks."""
+"""The /graphql endpoint, answering as the GraphQL-over-HTTP specification asks.
+
+Before anything runs, the request's client is identified (server/clients.py: its X-Api-Key, else
+its address; a bad key is a 401). After validation, the QueryCost schema extension prices the
+operation and charges the client's budget (server/cost.py, server/ratelimit.py): an operation over
+the maximum cost is a 400 COST_LIMIT_EXCEEDED, one over the budget a 429 RATE_LIMITED with
+Retry-After; neither runs. Answered operations carry X-RateLimit-Limit, X-RateLimit-Remaining and
+X-RateLimit-Reset (seconds until the budget is whole again); answers to API-key clients' POST
+requests also carry `extensions.cost` in the body (an answer that may be cached and shared, anonymous
+or over GET, stays the same for everyone). A layer that answers without running the operation (a
+response cache) calls `admit` first, so such answers are budgeted too.
+
+Batched requests (a JSON array of operations) are not enabled: they get a 400.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +27,13 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
+from models.errors import Unauthenticated
 from resolvers.auth import CSRF_HEADER, SESSION_COOKIE, Auth
 from schema.context import Context, RuntimeConfig
+from server import ratelimit
+from server.clients import identify, unauthenticated_response
+from server.cost import CACHE_HIT_COST, CostRules, QueryCost
+from server.settings import Settings
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 
@@ -35,10 +53,23 @@ def _is_request_error(result: ExecutionResult) -> bool:
     return result.data is None and bool(errors) and all(e.path is None for e in errors)
 
 
+def _with_query_cost(schema: Any) -> None:
+    """Registers the QueryCost extension on the schema once, whatever number of views serve it."""
+    if QueryCost not in schema.extensions:
+        schema.extensions = (*schema.extensions, QueryCost)
+
+
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, *args: Any, config: RuntimeConfig, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, config: RuntimeConfig, settings: Settings, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.config = config
+        self.cost_rules = CostRules(max_cost=settings.max_query_cost)
+        self.rate_limits = ratelimit.RateLimits(
+            anonymous_per_minute=settings.rate_limit_anonymous_per_minute,
+            key_per_minute=settings.rate_limit_key_per_minute,
+            prefix=settings.redis_prefix,
+        )
+        _with_query_cost(self.schema)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         auth = Auth(
@@ -72,6 +103,13 @@ class GraphQLView(GraphQL[Context, None]):
         response = await super().run(
             request, UNSET if context is None else context, UNSET if root_value is None else root_value
         )
+        decision = getattr(request.state, "rate_limit", None) if isinstance(request, Request) else None
+        if isinstance(decision, ratelimit.Decision):
+            if not decision.allowed:
+                return ratelimit.rate_limited_response(
+                    decision, graphql_response_json=wants_graphql_response_json(request)
+                )
+            response.headers.update(ratelimit.rate_limit_headers(decision))
         if isinstance(request, Request) and response.headers.get("content-type", "").startswith(
             "application/json"
         ):
@@ -86,6 +124,33 @@ class GraphQLView(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        with ratelimit.in_force(self.rate_limits):
+            response = await self._answer(request, scope)
+        await response(scope, receive, send)
+
+    async def admit(self, scope: Scope, cost: int = CACHE_HIT_COST) -> Response | None:
+        """For an answer given without running the operation (a response-cache hit): identifies the
+        client and charges `cost`. A Response (401 for a refused key, 429 over budget) refuses it."""
+        request = Request(scope)
+        graphql_response_json = wants_graphql_response_json(request)
+        with ratelimit.in_force(self.rate_limits):
+            try:
+                client = await identify(request.headers, request.client.host if request.client else None)
+            except Unauthenticated as exc:
+                return unauthenticated_response(exc, graphql_response_json=graphql_response_json)
+            decision = await ratelimit.charge(client, cost)
+        if not decision.allowed:
+            return ratelimit.rate_limited_response(decision, graphql_response_json=graphql_response_json)
+        return None
+
+    async def _answer(self, request: Request, scope: Scope) -> Response:
+        try:
+            request.state.client = await identify(
+                request.headers, request.client.host if request.client else None
+            )
+        except Unauthenticated as exc:
+            return unauthenticated_response(exc, graphql_response_json=wants_graphql_response_json(request))
+        request.state.cost_rules = self.cost_rules
         try:
             response = await self.run(request)
         except HTTPException as exc:
@@ -95,4 +160,4 @@ class GraphQLView(GraphQL[Context, None]):
             response = Response(json.dumps(body), status_code=exc.status_code, media_type=media_type)
             if exc.status_code == 405:
                 response.headers["Allow"] = "GET, POST" if scope["method"] not in ("GET", "POST") else "POST"
-        await response(scope, receive, send)
+        return response

@@ -1,8 +1,10 @@
-"""Plain HTTP routes beside /graphql: tracked redirects and health."""
+"""Plain HTTP routes beside /graphql: tracked redirects, previews, health and readiness."""
 
 from __future__ import annotations
 
+import asyncio
 import html
+from collections.abc import Awaitable
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -13,6 +15,7 @@ from models.errors import NotFound
 from recommender.registry import registry as models
 from resolvers import catalogue as resolve
 from resolvers import cms as resolve_cms
+from search import registry as search_registry
 
 
 async def go(request: Request) -> Response:
@@ -66,16 +69,62 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def readyz(request: Request) -> Response:
-    """Ready to serve: the database answers. Also says which recommender scorer serves."""
-    recommender = models.status()
+# A probe must answer before the load balancer's own timeout, whatever hangs behind it.
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+async def _check(work: Awaitable[object]) -> str:
+    """Returns "ok", or what went wrong in one line."""
     try:
-        await Tortoise.get_connection("default").execute_query("SELECT 1")
-    except Exception as exc:  # any failure means not ready; say which
-        return JSONResponse(
-            {"status": "unavailable", "database": str(exc)[:200], "recommender": recommender}, status_code=503
-        )
-    return JSONResponse({"status": "ok", "database": "ok", "recommender": recommender})
+        await asyncio.wait_for(work, CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return f"no answer within {CHECK_TIMEOUT_SECONDS:g}s"
+    except Exception as exc:  # any failure is reported, not raised
+        return (f"{type(exc).__name__}: {exc}")[:200]
+    return "ok"
+
+
+async def _database() -> None:
+    await Tortoise.get_connection("default").execute_query("SELECT 1")
+
+
+async def _database_search() -> None:
+    # A real (tiny) lookup: the backend's tables, extensions and indexes all have to answer.
+    await search_registry.database_backend().suggest("emploi", 1)
+
+
+async def _elasticsearch(backend: object) -> None:
+    from search.elastic import ElasticsearchBackend
+
+    assert isinstance(backend, ElasticsearchBackend), backend
+    # One try, short: the backend's own client retries, which is right for searches, not for probes.
+    client = backend.client.options(request_timeout=CHECK_TIMEOUT_SECONDS / 2, max_retries=0)
+    if not await client.indices.exists_alias(name=backend.alias):
+        raise LookupError(f"no index behind the alias {backend.alias!r} (run `emploi-store search reindex`)")
+
+
+async def readyz(request: Request) -> Response:
+    """Ready to serve: the database and its search index answer (503 naming what fails otherwise).
+
+    Elasticsearch, when configured, is checked and reported but not required: searches fall back to
+    the database while it is away, so taking every worker out of service would only make it worse.
+    Also says which recommender scorer serves.
+    """
+    external = search_registry.external_backend()
+    checks = [_check(_database()), _check(_database_search())]
+    if external is not None:
+        checks.append(_check(_elasticsearch(external)))
+    database, database_search, *elasticsearch = await asyncio.gather(*checks)
+    search: dict[str, str] = {"database": database_search}
+    if elasticsearch:
+        search["elasticsearch"] = elasticsearch[0]
+    failing = [name for name, state in (("database", database), ("search", database_search)) if state != "ok"]
+    status = "unavailable" if failing else "degraded" if elasticsearch and elasticsearch[0] != "ok" else "ok"
+    body: dict[str, object] = {"status": status, "database": database, "search": search}
+    if failing:
+        body["failing"] = failing
+    body["recommender"] = models.status()
+    return JSONResponse(body, status_code=503 if failing else 200, headers={"Cache-Control": "no-store"})
 
 
 async def home(request: Request) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 import secrets
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,18 @@ class Settings(BaseSettings):
         description="redis://host:6379/0 shares rate-limit budgets, persisted queries and the response cache "
         "between workers; unset means in process",
     )
+    redis_prefix: str = Field(
+        default="emploi-store:", description="Starts every Redis key this server writes (one per deployment)"
+    )
+    max_query_cost: int = Field(
+        default=5000, description="Operations computed to cost more are refused before they run"
+    )
+    rate_limit_anonymous_per_minute: int = Field(
+        default=1000, description="Cost units per minute for a client without an API key, per IP address"
+    )
+    rate_limit_key_per_minute: int = Field(
+        default=10000, description="Cost units per minute for each API key (X-Api-Key header)"
+    )
     recommender_model_dir: pathlib.Path | None = Field(
         default=None,
         description="Where trained recommender models are written and read; unset means var/models",
@@ -56,6 +69,38 @@ class Settings(BaseSettings):
     recommender_poll_seconds: float = Field(
         default=10.0, description="How often the server looks for a newer model file (0: only at start)"
     )
+    workers: int = Field(default=1, ge=1, description="uvicorn worker processes for `emploi-store serve`")
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one JSON object per line; text: for a terminal"
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    metrics_enabled: bool = Field(
+        default=True, description="Serve Prometheus metrics at /metrics (keep it off the public internet)"
+    )
+    persisted_queries_max_entries: int = Field(
+        default=10_000, description="Automatic persisted queries kept in process (without Redis)"
+    )
+    response_cache: bool = Field(
+        default=True, description="Answer repeated anonymous public GET queries from a cache"
+    )
+    response_cache_max_entries: int = Field(default=10_000, description="Cached responses kept in process")
+    response_cache_max_bytes: int = Field(
+        default=64 * 1024 * 1024, description="Total body size of the cached responses kept in process"
+    )
+    response_cache_ttl_seconds: float = Field(
+        default=60.0, description="Longest life of a cached response, whatever changes (safety net)"
+    )
+    http_cache_max_age: int = Field(
+        default=30, description="Cache-Control max-age of public GET query responses, in seconds"
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, level: str) -> str:
+        level = level.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("LOG_LEVEL is one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
 
     @field_validator("database_url")
     @classmethod

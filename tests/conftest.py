@@ -25,6 +25,7 @@ from tortoise import Tortoise
 from recommender.registry import registry as models
 from recommender.snapshot import cache as recommender_cache
 from search.registry import database_backend
+from server import caching
 from server.app import create_app
 from server.settings import Settings
 
@@ -45,6 +46,7 @@ TABLES = (
     "article",
     "revision",
     "media",
+    "api_key",
     "user_session",
     "sign_in_failure",
     "user_account",
@@ -124,6 +126,10 @@ def settings(database_url: str, var_dir: pathlib.Path) -> Settings:
         # Tests load models themselves (recommender.registry.registry.refresh()); no polling.
         recommender_model_dir=var_dir / "served-models",
         recommender_poll_seconds=0,
+        # Every test talks from 127.0.0.1: budgets no test reaches (tests/server/test_rate_limits.py
+        # starts its own servers with small ones).
+        rate_limit_anonymous_per_minute=10**9,
+        rate_limit_key_per_minute=10**9,
     )
 
 
@@ -166,6 +172,7 @@ async def db(server: str) -> AsyncIterator[None]:
             await connection.execute_script(f"DELETE FROM {table}")
     await database_backend().clear()
     recommender_cache.invalidate()
+    await caching.clear_all()  # cached answers describe the rows just deleted
     models.configure(models.directory)  # back to the content scorer until a test loads a model
     yield
 
