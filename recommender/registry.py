@@ -15,11 +15,15 @@ import logging
 import pathlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from recommender.artifact import Artifact, ModelLoadError, load, model_files
 from recommender.features import ServiceArrays, ServiceContent, encode_services
-from recommender.model import Ranker, TwoTower
+
+if TYPE_CHECKING:  # torch is imported only once there is a model file to load
+    from recommender.artifact import Artifact
+    from recommender.model import Ranker, TwoTower
+
+MODEL_SUFFIX = ".pt"
 
 log = logging.getLogger("emploi_store.recommender")
 
@@ -38,6 +42,8 @@ class LoadedModel:
 
     def ranker(self, services: tuple[ServiceContent, ...]) -> Ranker:
         """Service vectors for this catalogue snapshot, computed once per snapshot."""
+        from recommender.model import Ranker
+
         cached = self._ranker
         if cached is not None and cached[0] is services:
             return cached[1]
@@ -68,8 +74,10 @@ class ModelRegistry:
 
     async def refresh(self) -> bool:
         """Load the newest model file newer than the one serving; True when the model changed."""
-        if self.directory is None:
+        if self.directory is None or not any(self.directory.glob(f"*{MODEL_SUFFIX}")):
             return False
+        from recommender.artifact import ModelLoadError, load, model_files
+
         async with self._lock:
             for path in model_files(self.directory):
                 if self.current is not None and path.name <= self.current.path.name:
