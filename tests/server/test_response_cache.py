@@ -366,7 +366,9 @@ async def workers(
 
 
 @pytest.fixture
-async def pair(workers: tuple[str, str, str], db: None) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
+async def pair(
+    workers: tuple[str, str, str], redis_prefix: str, db: None
+) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
     # One public host for every worker, as behind a load balancer (answers hold absolute URLs).
     clients = [
         httpx.AsyncClient(
@@ -374,8 +376,21 @@ async def pair(workers: tuple[str, str, str], db: None) -> AsyncIterator[tuple[h
         )
         for url in workers
     ]
-    # Let the schedulers see the emptied audit log (it moves the version on) before the test starts.
-    await asyncio.sleep(0.7)
+    # Let the schedulers see the emptied audit log (it moves the version on) before the test
+    # starts: wait until the shared content version has stood still for several of their ticks
+    # (a fixed pause was too short on a loaded machine).
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        seen, still = None, 0
+        for _ in range(100):
+            version = await redis.get(f"{redis_prefix}content-version")
+            still = still + 1 if version == seen else 0
+            seen = version
+            if still >= 5:
+                break
+            await asyncio.sleep(0.3)
+    finally:
+        await redis.aclose()
     try:
         yield tuple(clients)
     finally:
