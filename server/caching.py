@@ -51,6 +51,7 @@ from models.accounts import Session, User
 from models.cms import AuditLogEntry
 from resolvers.auth import SESSION_COOKIE, Auth
 from schema.context import Context, RuntimeConfig, Visitor
+from server import ratelimit
 from server import redis as shared_redis
 from server.clients import API_KEY_HEADER
 from server.graphql import GRAPHQL_RESPONSE_JSON, GraphQLView, wants_graphql_response_json
@@ -667,7 +668,7 @@ class CachingGraphQLView(GraphQLView):
 
     # Hooks ---------------------------------------------------------------------------------------
 
-    async def admit_cached(self, scope: Scope, entry: CachedResponse) -> Response | None:
+    async def admit_cached(self, scope: Scope, entry: CachedResponse) -> Response | ratelimit.Decision:
         """Called before a cached response is sent: a Response refuses it. It identifies the client
         and charges its rate-limit budget for a cache hit, as GraphQLView.admit does."""
         return await self.admit(scope)
@@ -706,17 +707,21 @@ class CachingGraphQLView(GraphQLView):
     async def _send_cached(
         self, scope: Scope, receive: Receive, send: Send, entry: CachedResponse, if_none_match: bytes | None
     ) -> None:
-        refusal = await self.admit_cached(scope, entry)
-        if refusal is not None:
-            await refusal(scope, receive, send)
+        admitted = await self.admit_cached(scope, entry)
+        if isinstance(admitted, Response):
+            await admitted(scope, receive, send)
             return
+        budget = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in ratelimit.rate_limit_headers(admitted).items()
+        ]
         if etag_matches(if_none_match, entry.etag):
-            await send(
-                {"type": "http.response.start", "status": 304, "headers": entry.not_modified_headers(b"HIT")}
-            )
+            headers = entry.not_modified_headers(b"HIT") + budget
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
-        await send({"type": "http.response.start", "status": entry.status, "headers": entry.headers(b"HIT")})
+        headers = entry.headers(b"HIT") + budget
+        await send({"type": "http.response.start", "status": entry.status, "headers": headers})
         await send({"type": "http.response.body", "body": entry.body})
 
     @staticmethod

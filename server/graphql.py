@@ -128,9 +128,10 @@ class GraphQLView(GraphQL[Context, None]):
             response = await self._answer(request, scope)
         await response(scope, receive, send)
 
-    async def admit(self, scope: Scope, cost: int = CACHE_HIT_COST) -> Response | None:
+    async def admit(self, scope: Scope, cost: int = CACHE_HIT_COST) -> Response | ratelimit.Decision:
         """For an answer given without running the operation (a response-cache hit): identifies the
-        client and charges `cost`. A Response (401 for a refused key, 429 over budget) refuses it."""
+        client and charges `cost`. A Response (401 for a refused key, 429 over budget) refuses it;
+        otherwise the budget's decision, whose X-RateLimit-* headers go on the answer."""
         request = Request(scope)
         graphql_response_json = wants_graphql_response_json(request)
         with ratelimit.in_force(self.rate_limits):
@@ -141,7 +142,7 @@ class GraphQLView(GraphQL[Context, None]):
             decision = await ratelimit.charge(client, cost)
         if not decision.allowed:
             return ratelimit.rate_limited_response(decision, graphql_response_json=graphql_response_json)
-        return None
+        return decision
 
     async def _answer(self, request: Request, scope: Scope) -> Response:
         try:

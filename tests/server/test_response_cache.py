@@ -116,6 +116,9 @@ async def test_a_repeated_public_get_is_a_hit_without_touching_the_database(clie
     assert second.json()["data"]["services"]["nodes"][0]["slug"] == "memo"
     for name in ("content-type", "etag", "cache-control", "vary"):
         assert first.headers[name] == second.headers[name], name
+    # A hit is charged too (one unit), and says what is left like any other answer.
+    assert second.headers["x-ratelimit-limit"] == first.headers["x-ratelimit-limit"]
+    assert int(second.headers["x-ratelimit-remaining"]) == int(first.headers["x-ratelimit-remaining"]) - 1
     assert count_statements.statements == []
     assert metric("response", "hit") == hits + 1
 
