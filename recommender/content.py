@@ -10,24 +10,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from recommender.features import FeatureSpec, ServiceArrays, need_vector
+from recommender.features import FeatureSpec, ServiceArrays
 from recommender.needs import Need
 from recommender.questionnaire_schema import Questionnaire
 
 MODEL_VERSION = "content-v1"
 POPULARITY_WEIGHT = 0.05
 GENERIC_REASON = "Un service très utilisé par les personnes en recherche d'emploi"
-
-
-def need_profile(questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]) -> dict[Need, float]:
-    """The visitor's needs, summed over the options they chose."""
-    profile: dict[Need, float] = {}
-    for question_key, option_keys in chosen.items():
-        question = questionnaire.question(question_key)
-        for option_key in option_keys:
-            for need, weight in question.option(option_key).needs.items():
-                profile[need] = profile.get(need, 0.0) + weight
-    return profile
 
 
 def content_scores(profile: np.ndarray, services: ServiceArrays) -> np.ndarray:
@@ -55,10 +44,16 @@ def reasons_by_need(
 class Explainer:
     """Why a service fits these answers: the answer behind the need that contributes most."""
 
-    def __init__(self, spec: FeatureSpec, questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]):
+    def __init__(
+        self,
+        spec: FeatureSpec,
+        questionnaire: Questionnaire,
+        chosen: Mapping[str, Sequence[str]],
+        profile: np.ndarray,  # encode_answers(spec, questionnaire, chosen).needs
+    ):
         self.reasons = reasons_by_need(questionnaire, chosen)
         self.needs = [Need(name) for name in spec.needs]
-        self.profile = need_vector(need_profile(questionnaire, chosen), spec)
+        self.profile = profile
         strongest = max(self.reasons.values(), default=None)
         self.fallback = strongest[1] if strongest else GENERIC_REASON
 

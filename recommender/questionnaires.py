@@ -222,14 +222,3 @@ def check_answers(
             f"required question(s) not answered: {', '.join(missing)}", field="answers", missing=missing
         )
     return chosen
-
-
-def need_profile(questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]) -> dict[str, float]:
-    """The visitor's needs, summed over the options they chose."""
-    profile: dict[str, float] = {}
-    for question_key, option_keys in chosen.items():
-        question = questionnaire.question(question_key)
-        for option_key in option_keys:
-            for need, weight in question.option(option_key).needs.items():
-                profile[need.value] = profile.get(need.value, 0.0) + weight
-    return profile

@@ -41,6 +41,7 @@ class Ranked:
     services: ServiceArrays
     spec: FeatureSpec
     model_version: str
+    profile: np.ndarray  # the answers' needs, as the editors' mapping gives them
 
 
 _content_arrays: tuple[tuple[ServiceContent, ...], ServiceArrays] | None = None
@@ -58,14 +59,15 @@ def rank(
 ) -> Ranked:
     """Score the catalogue with the model in force, or the content scorer without one."""
     loaded = registry.current
+    spec = loaded.artifact.spec if loaded is not None else CONTENT_SPEC
+    features = encode_answers(spec, questionnaire, chosen)
     if loaded is not None:
-        spec = loaded.artifact.spec
         ranker = loaded.ranker(services)
-        features = encode_answers(spec, questionnaire, chosen)
-        return Ranked(ranker.score(features.needs, features.options), ranker.services, spec, loaded.version)
+        scores = ranker.score(features.needs, features.options)
+        return Ranked(scores, ranker.services, spec, loaded.version, features.needs)
     arrays = _content_services(services)
-    profile = encode_answers(CONTENT_SPEC, questionnaire, chosen).needs
-    return Ranked(content.content_scores(profile, arrays), arrays, CONTENT_SPEC, content.MODEL_VERSION)
+    scores = content.content_scores(features.needs, arrays)
+    return Ranked(scores, arrays, spec, content.MODEL_VERSION, features.needs)
 
 
 def best_first(scores: np.ndarray, count: int) -> list[int]:
@@ -98,7 +100,7 @@ async def recommend(answers: Sequence[tuple[str, Sequence[str]]], visitor: str |
     snapshot = await cache.get()
     ranked = rank(current.questionnaire, chosen, snapshot.services)
     rows = await _still_recommendable(ranked, RECOMMENDATION_SIZE)
-    explainer = content.Explainer(ranked.spec, current.questionnaire, chosen)
+    explainer = content.Explainer(ranked.spec, current.questionnaire, chosen, ranked.profile)
     version = current.row
     async with in_transaction():
         recommendation = await Recommendation.create(
