@@ -4,6 +4,7 @@ real CLI, and a real uvicorn server on a free port, driven over HTTP."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.cookiejar
 import logging
 import os
@@ -11,6 +12,7 @@ import pathlib
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -139,26 +141,71 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-async def server(settings: Settings) -> AsyncIterator[str]:
-    """A real uvicorn serving the app on a free port, in the tests' event loop."""
-    port = free_port()
+@contextlib.asynccontextmanager
+async def uvicorn_in_loop(
+    app: Any, *, port: int | None = None, lifespan: str = "off", startup_seconds: float = 10.0, **options: Any
+) -> AsyncIterator[str]:
+    """A real uvicorn serving `app` on a free port (or `port`) in the tests' event loop; yields its URL."""
+    port = port or free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan, **options
     )
     instance = uvicorn.Server(config)
     task = asyncio.create_task(instance.serve())
-    for _ in range(200):
-        if instance.started:
-            break
+    deadline = time.monotonic() + startup_seconds
+    while not instance.started:
         if task.done():
             task.result()
-        await asyncio.sleep(0.05)
-    else:
-        raise RuntimeError("uvicorn did not start")
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    await task
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        instance.should_exit = True
+        await task
+
+
+class UvicornProcess:
+    """The app served by uvicorn in a process of its own, configured through the environment, as a
+    production worker runs."""
+
+    def __init__(self, env: dict[str, str], log: pathlib.Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        command = [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        with log.open("w") as output:
+            self.process = subprocess.Popen(
+                command, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT
+            )
+
+    async def ready(self) -> None:
+        async with httpx.AsyncClient(timeout=1) as http:
+            for _ in range(300):
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the server stopped:\n{self.log.read_text()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(self.url + "/healthz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"the server did not start:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="session")
+async def server(settings: Settings) -> AsyncIterator[str]:
+    """A real uvicorn serving the app on a free port, in the tests' event loop."""
+    async with uvicorn_in_loop(create_app(settings), lifespan="on") as url:
+        yield url
 
 
 @pytest.fixture

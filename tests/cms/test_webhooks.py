@@ -4,6 +4,7 @@ managed by admins over GraphQL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -23,7 +23,7 @@ from cms import webhooks
 from models.cms import AuditLogEntry
 from models.enums import DeliveryStatus
 from models.webhooks import WebhookDelivery, WebhookEndpoint
-from tests.conftest import free_port
+from tests.conftest import free_port, uvicorn_in_loop
 from tests.factories import make_partner
 
 CREATE_ENDPOINT = """
@@ -91,28 +91,16 @@ StartReceiver = Callable[..., Awaitable[Receiver]]
 
 @pytest.fixture
 async def start_receiver() -> AsyncIterator[StartReceiver]:
-    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+    async with contextlib.AsyncExitStack() as servers:
 
-    async def start(port: int | None = None) -> Receiver:
-        receiver = Receiver(port or free_port())
-        config = uvicorn.Config(
-            receiver.app(), host="127.0.0.1", port=receiver.port, log_level="warning", lifespan="off"
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        servers.append((server, task))
-        for _ in range(200):
-            if server.started:
-                return receiver
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        raise RuntimeError("the receiver did not start")
+        async def start(port: int | None = None) -> Receiver:
+            receiver = Receiver(port or free_port())
+            await servers.enter_async_context(
+                uvicorn_in_loop(receiver.app(), port=receiver.port, startup_seconds=4)
+            )
+            return receiver
 
-    yield start
-    for server, task in servers:
-        server.should_exit = True
-        await task
+        yield start
 
 
 @pytest.fixture

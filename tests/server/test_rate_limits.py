@@ -10,16 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import pathlib
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
@@ -29,7 +25,7 @@ from models.enums import Role
 from models.ratings import Rating
 from server.app import create_app
 from server.settings import Settings
-from tests.conftest import PASSWORD, free_port, http_cookiejar
+from tests.conftest import PASSWORD, UvicornProcess, free_port, http_cookiejar, uvicorn_in_loop
 from tests.factories import make_service
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -53,30 +49,12 @@ def small(settings: Settings, **changes: Any) -> Settings:
 @contextlib.asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The app on uvicorn in this process, trusting X-Forwarded-For as it would behind a proxy."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        proxy_headers=True,
-        forwarded_allow_ips="*",
-    )
-    instance = uvicorn.Server(config)
-    task = asyncio.create_task(instance.serve())
-    while not instance.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", timeout=30, cookies=http_cookiejar()
-        ) as http:
-            yield http
-    finally:
-        instance.should_exit = True
-        await task
+    app = create_app(settings)
+    async with (
+        uvicorn_in_loop(app, proxy_headers=True, forwarded_allow_ips="*") as url,
+        httpx.AsyncClient(base_url=url, timeout=30, cookies=http_cookiejar()) as http,
+    ):
+        yield http
 
 
 @pytest.fixture
@@ -195,37 +173,6 @@ async def test_without_redis_each_worker_counts_on_its_own(settings, db):
 # --- Workers sharing Redis ------------------------------------------------------------------------
 
 
-class Worker:
-    """The app served by uvicorn in a process of its own, configured through the environment."""
-
-    def __init__(self, env: dict[str, str], log: pathlib.Path) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.log = log
-        command = [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory", "--log-level"]
-        command += ["warning", "--host", "127.0.0.1", "--port", self.url.rsplit(":", 1)[1]]
-        with log.open("w") as output:
-            self.process = subprocess.Popen(command, env={**os.environ, **env}, stdout=output, stderr=output)
-
-    async def ready(self) -> None:
-        async with httpx.AsyncClient(timeout=1) as http:
-            for _ in range(300):
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"the worker stopped:\n{self.log.read_text()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(self.url + "/healthz")).status_code == 200:
-                        return
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"the worker did not start:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture(scope="module")
 async def redis_workers(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
@@ -246,7 +193,11 @@ async def redis_workers(
     }
     shared = {**base, "REDIS_URL": REDIS_URL}
     down = {**base, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
-    workers = [Worker(shared, logs / "a.log"), Worker(shared, logs / "b.log"), Worker(down, logs / "c.log")]
+    workers = [
+        UvicornProcess(shared, logs / "a.log"),
+        UvicornProcess(shared, logs / "b.log"),
+        UvicornProcess(down, logs / "c.log"),
+    ]
     try:
         await asyncio.gather(*(w.ready() for w in workers))
         yield workers[0].url, workers[1].url, workers[2].url, prefix

@@ -8,16 +8,12 @@ import datetime as dt
 import hashlib
 import json
 import os
-import pathlib
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
@@ -26,7 +22,7 @@ from server.app import create_app
 from server.caching import CachedResponse, LocalResponseCache
 from server.settings import Settings
 from tests.cms.test_workflow import CREATE, act, story
-from tests.conftest import free_port, http_cookiejar
+from tests.conftest import UvicornProcess, free_port, http_cookiejar, uvicorn_in_loop
 from tests.factories import make_service
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -71,28 +67,11 @@ async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     Tortoise allows one global database context per process, so this instance runs without its
     lifespan and uses the session's database, search and model registry (and no Redis, no scheduler).
     """
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    instance = uvicorn.Server(config)
-    task = asyncio.create_task(instance.serve())
-    for _ in range(200):
-        if instance.started:
-            break
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    else:
-        raise RuntimeError("uvicorn did not start")
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", timeout=30, cookies=http_cookiejar()
-        ) as http:
-            yield http
-    finally:
-        instance.should_exit = True
-        await task
+    async with (
+        uvicorn_in_loop(create_app(settings), startup_seconds=4) as url,
+        httpx.AsyncClient(base_url=url, timeout=30, cookies=http_cookiejar()) as http,
+    ):
+        yield http
 
 
 def metric(cache: str, outcome: str) -> float:
@@ -294,40 +273,6 @@ async def test_the_in_process_cache_is_bounded_by_bytes_and_versions():
 # --- Shared through Redis, across processes --------------------------------------------------------
 
 
-class Process:
-    """The app served by uvicorn in a process of its own, as a worker runs in production."""
-
-    def __init__(self, env: dict[str, str], log: pathlib.Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        command = [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
-        with log.open("w") as output:
-            self.process = subprocess.Popen(
-                command, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT
-            )
-
-    async def ready(self) -> None:
-        async with httpx.AsyncClient(timeout=1) as http:
-            for _ in range(300):
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"the server stopped:\n{self.log.read_text()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(self.url + "/healthz")).status_code == 200:
-                        return
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"the server did not start:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture(scope="module")
 def redis_prefix() -> str:
     return f"emploi-test-{uuid.uuid4().hex[:10]}:"
@@ -351,9 +296,9 @@ async def workers(
     shared = {**base, "REDIS_URL": REDIS_URL, "SCHEDULER_INTERVAL_SECONDS": "0.3"}
     down = {**base, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "SCHEDULER_INTERVAL_SECONDS": "0"}
     processes = [
-        Process(shared, logs / "a.log"),
-        Process(shared, logs / "b.log"),
-        Process(down, logs / "c.log"),
+        UvicornProcess(shared, logs / "a.log"),
+        UvicornProcess(shared, logs / "b.log"),
+        UvicornProcess(down, logs / "c.log"),
     ]
     try:
         await asyncio.gather(*(p.ready() for p in processes))
