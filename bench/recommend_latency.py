@@ -13,7 +13,8 @@ drawn by training.random_answers() from a seeded generator, a different set for 
 
 The database is a new one, migrated and seeded (without a model) by the CLI; the catalogue is cut
 to 316 published services by unpublishing the rest, then grown with published, free variants of
-those ("<slug>-v<n>": same categories, kinds, tags and links, other names). One model is trained
+those (search_latency.grow_catalogue: same categories, kinds, tags and links, names and texts
+set in other places). One model is trained
 on the 316 (a short cold start) and served through recommender.registry for every size: at 20,000
 the services added after training use the shared "unknown" id row, as in production.
 
@@ -28,27 +29,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import math
 import os
 import pathlib
 import platform
-import random
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 try:  # python -m bench.recommend_latency
     from bench import search_harness as harness
+    from bench.search_latency import grow_catalogue
 except ImportError:  # python bench/recommend_latency.py
     import search_harness as harness  # type: ignore[no-redef]
+    from search_latency import grow_catalogue  # type: ignore[no-redef]
 
 # p99 targets of the issue, in process on the serving CPU (services -> milliseconds).
 P99_TARGET_MS = {316: 10.0, 20_000: 50.0}
@@ -217,68 +216,12 @@ def measure_server_memory(
 
 
 # -- database and catalogue -----------------------------------------------------------------------
-@asynccontextmanager
-async def seeded_database(dialect: str, workdir: pathlib.Path) -> AsyncIterator[str]:
-    """A new database, migrated and seeded (no model) by the CLI, open in this process."""
-    import asyncpg
-
-    from server.db import close_database, open_database
-    from server.settings import Settings
-
-    admin_dsn = harness.pg_admin_url().replace("postgres://", "postgresql://", 1)
-    name = f"emploi_bench_{uuid.uuid4().hex[:12]}"
-    if dialect == "sqlite":
-        url = f"sqlite://{workdir / 'bench.sqlite3'}"
-    else:
-        admin = await asyncpg.connect(admin_dsn)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-        url = harness.pg_admin_url().rsplit("/", 1)[0] + f"/{name}"
-    try:
-        started = time.perf_counter()
-        await asyncio.to_thread(cli, "migrate", database_url=url, var_dir=workdir)
-        await asyncio.to_thread(cli, "seed", "--no-model", database_url=url, var_dir=workdir)
-        log(f"[{dialect}] migrated and seeded in {time.perf_counter() - started:.1f}s")
-        await open_database(
-            Settings(database_url=url, var_dir=workdir, secret_key=SECRET, scheduler_interval_seconds=0)
-        )
-        try:
-            yield url
-        finally:
-            await close_database()
-    finally:
-        if dialect == "postgres":
-            admin = await asyncpg.connect(admin_dsn)
-            try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await admin.close()
-
-
-def cli(*args: str, database_url: str, var_dir: pathlib.Path) -> None:
-    env = {**os.environ, "DATABASE_URL": database_url, "VAR_DIR": str(var_dir), "SECRET_KEY": SECRET}
-    result = subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
-        env=env,
-        cwd=var_dir,  # away from any .env in the working copy
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"`emploi-store {' '.join(args)}` failed:\n{result.stdout}{result.stderr}")
-
-
 class Catalogue:
     """Sets the number of published, free services: unpublishing demo ones or adding variants."""
 
     def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
+        self.seed = seed
         self.variants = 0
-        self.bases: list[Any] = []
 
     async def published(self) -> int:
         from cms.catalogue import published_services
@@ -303,77 +246,10 @@ class Catalogue:
             )
             await Service.filter(id__in=list(extra)).update(status=ServiceStatus.ARCHIVED)
         elif current < target:
-            await self.grow(target - current)
+            await grow_catalogue(target, seed=self.seed)
+            self.variants += target - current
         cache.invalidate()  # bulk writes send no signal
         return await self.published()
-
-    async def grow(self, missing: int) -> None:
-        from cms.catalogue import published_services, sort_key
-        from models.catalogue import Service, ServiceCategory, ServiceLink
-        from models.enums import ServiceStatus
-
-        if not self.bases:
-            self.bases = list(await published_services().order_by("id"))
-        bases = self.bases
-        base_ids = [s.id for s in bases]
-        categories: dict[int, list[tuple[int, int]]] = {}
-        for service_id, category_id, position in await ServiceCategory.filter(
-            service_id__in=base_ids
-        ).values_list("service_id", "category_id", "position"):
-            categories.setdefault(service_id, []).append((category_id, position))
-        links: dict[int, list[tuple[Any, str]]] = {}
-        for service_id, link_platform, url in await ServiceLink.filter(service_id__in=base_ids).values_list(
-            "service_id", "platform", "url"
-        ):
-            links.setdefault(service_id, []).append((link_platform, url))
-        last_id = max(await Service.all().order_by("-id").limit(1).values_list("id", flat=True))
-        now = dt.datetime.now(dt.UTC)
-        made: dict[str, Any] = {}
-        new: list[Any] = []
-        for n in range(self.variants, self.variants + missing):
-            base = bases[n % len(bases)]
-            variant = n // len(bases) + 2  # the demo service itself is "v1"
-            suffix = f"-v{variant}"
-            slug = base.slug[: 80 - len(suffix)] + suffix
-            name = f"{base.name} ({variant})"[:120]
-            new.append(
-                Service(
-                    slug=slug,
-                    name=name,
-                    sort_name=sort_key(name),
-                    short_description=base.short_description,
-                    long_description=base.long_description,
-                    kind=base.kind,
-                    provider_id=base.provider_id,
-                    free=True,
-                    tags=list(base.tags or ()),
-                    status=ServiceStatus.PUBLISHED,
-                    launched_on=base.launched_on,
-                    published_at=now - dt.timedelta(days=self.rng.randint(0, 3000)),
-                    redirect_count=self.rng.randint(0, max(base.redirect_count, 1)),
-                )
-            )
-            made[slug] = base
-        self.variants += missing
-        for start in range(0, len(new), INSERT_BATCH):
-            await Service.bulk_create(new[start : start + INSERT_BATCH])
-        ids = dict(await Service.filter(id__gt=last_id).values_list("slug", "id"))
-        await ServiceCategory.bulk_create(
-            [
-                ServiceCategory(service_id=ids[slug], category_id=category_id, position=position)
-                for slug, base in made.items()
-                for category_id, position in categories.get(base.id, [])
-            ],
-            batch_size=INSERT_BATCH,
-        )
-        await ServiceLink.bulk_create(
-            [
-                ServiceLink(service_id=ids[slug], platform=link_platform, url=url)
-                for slug, base in made.items()
-                for link_platform, url in links.get(base.id, [])
-            ],
-            batch_size=INSERT_BATCH,
-        )
 
 
 async def analyze() -> None:
@@ -598,7 +474,7 @@ def print_report(results: Results, args: argparse.Namespace, started: float) -> 
     print(
         f"Catalogue: the shipped demo seeds {results.seeded} published services; sizes below it keep "
         "the first ones by id (the rest archived), larger ones add published free variants "
-        '("<slug>-v<n>") of those.'
+        "of those (bench/search_latency.py grow_catalogue)."
     )
     print(
         f"Model: {results.model_version}, trained on the {results.trained_on} demo services "
@@ -669,7 +545,7 @@ async def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="emploi-bench-") as tmp:
         workdir = pathlib.Path(tmp)
         model_dir = workdir / "models"
-        async with seeded_database(args.database, workdir) as url:
+        async with harness.seeded_database(args.database, workdir) as url:
             from recommender.registry import registry
 
             catalogue = Catalogue(args.seed)

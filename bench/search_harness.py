@@ -89,7 +89,8 @@ def _run_cli(*args: str, database_url: str, var_dir: pathlib.Path) -> None:
 
 @asynccontextmanager
 async def seeded_database(dialect: str, workdir: pathlib.Path) -> AsyncIterator[str]:
-    """A new database ("sqlite" or "postgres"), migrated and seeded by the CLI, open in this process."""
+    """A new database ("sqlite" or "postgres"), migrated and seeded by the CLI (no model), open in
+    this process."""
     from server.db import close_database, open_database
     from server.settings import Settings
 
@@ -111,7 +112,8 @@ async def seeded_database(dialect: str, workdir: pathlib.Path) -> AsyncIterator[
     try:
         started = time.perf_counter()
         await asyncio.to_thread(_run_cli, "migrate", database_url=url, var_dir=workdir)
-        await asyncio.to_thread(_run_cli, "seed", database_url=url, var_dir=workdir)
+        # No seed-time recommender model: no benchmark serves it, and training it costs seconds.
+        await asyncio.to_thread(_run_cli, "seed", "--no-model", database_url=url, var_dir=workdir)
         log(f"[{dialect}] migrated and seeded in {time.perf_counter() - started:.1f}s")
         await open_database(
             Settings(
