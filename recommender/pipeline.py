@@ -20,7 +20,7 @@ from recommender.artifact import Artifact, save
 from recommender.evaluation import Metrics, World
 from recommender.feedback import load_feedback
 from recommender.model import Ranker
-from recommender.questionnaires import current_questionnaire
+from recommender.questionnaires import CurrentQuestionnaire, current_questionnaire
 from recommender.snapshot import load_contents
 from recommender.training import Trainer, TrainingConfig, TrainingReport, deterministic, total_steps
 
@@ -38,11 +38,13 @@ class Trained:
     path: pathlib.Path | None = None
 
 
-async def build_world(world_seed: int = DEFAULT_WORLD_SEED) -> World:
+async def build_world(
+    world_seed: int = DEFAULT_WORLD_SEED, current: CurrentQuestionnaire | None = None
+) -> World:
     contents = await load_contents()
     if not contents:
         raise ValueError("the catalogue has no published free service to recommend")
-    current = await current_questionnaire()
+    current = current or await current_questionnaire()
     return World(contents, current.questionnaire, seed=world_seed)
 
 
@@ -57,8 +59,8 @@ async def train_model(
 ) -> Trained:
     started = time.monotonic()
     config = replace(config or TrainingConfig(), seed=seed)
-    world = await build_world(world_seed)
     current = await current_questionnaire()
+    world = await build_world(world_seed, current)
     spec = world.spec()
     arrays = world.arrays(spec)
     rows = {int(service_id): row for row, service_id in enumerate(arrays.service_ids)}
