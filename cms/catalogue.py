@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Subquery
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
@@ -21,9 +21,10 @@ from cms.paging import (
     malformed_cursor,
     page_size,
 )
-from models.catalogue import Category, Partner, Service, ServiceCategory, ServiceLink
+from models.catalogue import Category, Service, ServiceCategory
 from models.enums import PartnerKind, Platform, ServiceKind, ServiceStatus
 from models.errors import BadUserInput, NotFound
+from models.rows import Params, fetch, row_decoder
 
 MAX_FILTER_VALUES = 20
 
@@ -85,30 +86,10 @@ async def _check_filter(service_filter: ServiceFilter) -> None:
             raise BadUserInput(f"unknown category: {', '.join(unknown)}", field="filter.categories")
 
 
-def _apply_filter(query: QuerySet[Service], service_filter: ServiceFilter) -> QuerySet[Service]:
-    if service_filter.categories:
-        in_categories = ServiceCategory.filter(category__slug__in=list(service_filter.categories))
-        query = query.filter(id__in=Subquery(in_categories.values("service_id")))
-    if service_filter.kinds:
-        query = query.filter(kind__in=list(service_filter.kinds))
-    if service_filter.platforms:
-        on_platforms = ServiceLink.filter(platform__in=list(service_filter.platforms))
-        query = query.filter(id__in=Subquery(on_platforms.values("service_id")))
-    if service_filter.provided_by_public_service is not None:
-        public = Partner.filter(kind=PartnerKind.PUBLIC_EMPLOYMENT_SERVICE).values("id")
-        if service_filter.provided_by_public_service:
-            query = query.filter(provider_id__in=Subquery(public))
-        else:
-            query = query.exclude(provider_id__in=Subquery(public))
-    if service_filter.min_rating is not None and service_filter.min_rating > 0:
-        query = query.filter(rating_count__gt=0, rating_average__gte=service_filter.min_rating)
-    return query
-
-
-def _encode_cursor(order: ServiceOrder, service: Service) -> str:
+def _encode_cursor(order: ServiceOrder, row: dict[str, Any]) -> str:
     values: list[Any] = []
     for column, _ in _ORDER_KEYS[order]:
-        value = getattr(service, column)
+        value = row[column]
         values.append(value.isoformat() if isinstance(value, dt.datetime) else value)
     return encode_cursor([order.value, values])
 
@@ -141,15 +122,103 @@ def _decode_cursor(order: ServiceOrder, cursor: str) -> list[Any]:
         raise malformed_cursor() from exc
 
 
-def _after(order: ServiceOrder, values: list[Any]) -> Q:
+# The listing is hand-written SQL (models/rows.py): the same filters, order and keyset serve the
+# GraphQL resolvers and planned execution (schema/planned.py), without the ORM's query building.
+
+
+def service_columns() -> tuple[str, ...]:
+    """Every column of the service table (known once Tortoise has set the models up)."""
+    return tuple(Service._meta.fields_db_projection.values())
+
+
+def _where(service_filter: ServiceFilter, params: Params) -> str:
+    """The WHERE clause of the published services that pass the filter (checked beforehand)."""
+    clauses = [f"s.status = {params(ServiceStatus.PUBLISHED.value)}", f"s.free = {params(True)}"]
+    if service_filter.categories:
+        clauses.append(
+            "s.id IN (SELECT sc.service_id FROM service_category sc JOIN category c ON c.id = sc.category_id"
+            f" WHERE c.slug IN {params.many(service_filter.categories)})"
+        )
+    if service_filter.kinds:
+        clauses.append(f"s.kind IN {params.many(ServiceKind(kind).value for kind in service_filter.kinds)}")
+    if service_filter.platforms:
+        platforms = params.many(Platform(platform).value for platform in service_filter.platforms)
+        clauses.append(f"s.id IN (SELECT l.service_id FROM service_link l WHERE l.platform IN {platforms})")
+    if service_filter.provided_by_public_service is not None:
+        negation = "" if service_filter.provided_by_public_service else "NOT "
+        public = params(PartnerKind.PUBLIC_EMPLOYMENT_SERVICE.value)
+        clauses.append(f"s.provider_id {negation}IN (SELECT p.id FROM partner p WHERE p.kind = {public})")
+    if service_filter.min_rating is not None and service_filter.min_rating > 0:
+        clauses.append(f"s.rating_count > 0 AND s.rating_average >= {params(service_filter.min_rating)}")
+    return " AND ".join(clauses)
+
+
+def _after(order: ServiceOrder, values: list[Any], params: Params) -> str:
     """Rows strictly after the cursor position in the given ordering (keyset pagination)."""
     keys = _ORDER_KEYS[order]
+    fields = Service._meta.fields_map
+    stored = [
+        fields[column].to_db_value(value, Service) for (column, _), value in zip(keys, values, strict=True)
+    ]
     branches = []
     for i, (column, descending) in enumerate(keys):
-        equal_before = {keys[j][0]: values[j] for j in range(i)}
-        beyond = {f"{column}__{'lt' if descending else 'gt'}": values[i]}
-        branches.append(Q(**equal_before, **beyond))
-    return Q(*branches, join_type=Q.OR)
+        equal_before = [f"s.{keys[j][0]} = {params(stored[j])}" for j in range(i)]
+        beyond = f"s.{column} {'<' if descending else '>'} {params(stored[i])}"
+        branches.append("(" + " AND ".join([*equal_before, beyond]) + ")")
+    return "(" + " OR ".join(branches) + ")"
+
+
+@dataclass(frozen=True)
+class ServiceRows:
+    """One page of published services as decoded rows (models/rows.py), with their cursors."""
+
+    rows: list[dict[str, Any]]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool
+    service_filter: ServiceFilter
+
+    async def total_count(self) -> int:
+        params = Params()
+        where = _where(self.service_filter, params)
+        found = await fetch(f"SELECT COUNT(*) AS n FROM service s WHERE {where}", params)
+        return int(found[0]["n"])
+
+
+async def list_service_rows(
+    service_filter: ServiceFilter | None = None,
+    order: ServiceOrder = ServiceOrder.RATING,
+    first: int | None = DEFAULT_PAGE_SIZE,
+    after: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> ServiceRows:
+    """One page of published services, each a dict of `columns` (and the ordering's), decoded."""
+    first = page_size(first)
+    service_filter = service_filter or ServiceFilter()
+    await _check_filter(service_filter)
+    order_keys = _ORDER_KEYS[order]
+    wanted = list(dict.fromkeys([*(columns or service_columns()), *(column for column, _ in order_keys)]))
+    params = Params()
+    where = _where(service_filter, params)
+    if after:
+        where += " AND " + _after(order, _decode_cursor(order, after), params)
+    rows: list[dict[str, Any]] = []
+    if first:
+        decode = row_decoder(Service, wanted)
+        select = ", ".join(f"s.{column}" for column in wanted)
+        ordering = ", ".join(
+            f"s.{column}{' DESC' if descending else ''}" for column, descending in order_keys
+        )
+        sql = f"SELECT {select} FROM service s WHERE {where} ORDER BY {ordering} LIMIT {first + 1}"
+        rows = [decode(row) for row in await fetch(sql, params)]
+    items = rows[:first]
+    return ServiceRows(
+        rows=items,
+        cursors=[_encode_cursor(order, row) for row in items],
+        has_next_page=len(rows) > first,
+        has_previous_page=after is not None,
+        service_filter=service_filter,
+    )
 
 
 async def list_services(
@@ -158,17 +227,15 @@ async def list_services(
     first: int | None = DEFAULT_PAGE_SIZE,
     after: str | None = None,
 ) -> Page[Service]:
-    """One page of published services, with the query that counts them all."""
-    first = page_size(first)
-    service_filter = service_filter or ServiceFilter()
-    await _check_filter(service_filter)
-    filtered = _apply_filter(published_services(), service_filter)
-    query = filtered
-    if after:
-        query = query.filter(_after(order, _decode_cursor(order, after)))
-    ordering = [f"-{column}" if descending else column for column, descending in _ORDER_KEYS[order]]
-    rows = await query.order_by(*ordering).limit(first + 1) if first else []
-    return Page.of_rows(list(rows), first, after, lambda s: _encode_cursor(order, s), filtered)
+    """One page of published services, and a way to count them all."""
+    found = await list_service_rows(service_filter, order, first, after)
+    return Page(
+        items=[Service._init_from_db(**row) for row in found.rows],
+        cursors=found.cursors,
+        has_next_page=found.has_next_page,
+        has_previous_page=found.has_previous_page,
+        count=found.total_count,
+    )
 
 
 async def get_published_service(slug: str) -> Service:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -26,10 +26,10 @@ class Page(Generic[T]):
     cursors: list[str]
     has_next_page: bool
     has_previous_page: bool
-    total_query: QuerySet[T] = field(repr=False)
+    count: Callable[[], Awaitable[int]] = field(repr=False)
 
     async def total_count(self) -> int:
-        return await self.total_query.count()
+        return await self.count()
 
     @classmethod
     def of_rows(
@@ -47,7 +47,7 @@ class Page(Generic[T]):
             cursors=[cursor(item) for item in items],
             has_next_page=len(rows) > first,
             has_previous_page=after is not None,
-            total_query=total_query,
+            count=total_query.count,
         )
 
 
