@@ -21,7 +21,7 @@ from cms.paging import (
     malformed_cursor,
     page_size,
 )
-from models.catalogue import Category, Service, ServiceCategory
+from models.catalogue import Category, Partner, Service, ServiceCategory, ServiceLink
 from models.enums import PartnerKind, Platform, ServiceKind, ServiceStatus
 from models.errors import BadUserInput, NotFound
 from models.rows import Params, fetch, row_decoder
@@ -301,3 +301,48 @@ def check_publishable(service: Service) -> None:
     """A service that is not free is never published."""
     if not service.free:
         raise BadUserInput("a service that is not free cannot be published", slug=service.slug)
+
+
+# Relations of a page of services, as decoded rows, for planned execution ---------------------------
+
+
+async def category_rows_by_service(service_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each service's categories (id, slug, name, description, position), in the service's order."""
+    params = Params()
+    decode = row_decoder(Category, ("id", "slug", "name", "description", "position"))
+    rows = await fetch(
+        "SELECT sc.service_id, c.id, c.slug, c.name, c.description, c.position"
+        " FROM service_category sc JOIN category c ON c.id = sc.category_id"
+        f" WHERE sc.service_id IN {params.many(service_ids)} ORDER BY sc.position, c.position",
+        params,
+    )
+    grouped: dict[int, list[dict[str, Any]]] = {service_id: [] for service_id in service_ids}
+    for row in rows:
+        grouped[row["service_id"]].append(decode(row))
+    return grouped
+
+
+async def link_rows_by_service(service_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each service's links (platform, url), in the order they were added."""
+    params = Params()
+    decode = row_decoder(ServiceLink, ("platform", "url"))
+    rows = await fetch(
+        f"SELECT l.service_id, l.platform, l.url FROM service_link l WHERE l.service_id IN {params.many(service_ids)}"
+        " ORDER BY l.id",
+        params,
+    )
+    grouped: dict[int, list[dict[str, Any]]] = {service_id: [] for service_id in service_ids}
+    for row in rows:
+        grouped[row["service_id"]].append(decode(row))
+    return grouped
+
+
+async def partner_rows(partner_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Partners by id (id, slug, name, kind, website)."""
+    params = Params()
+    columns = ("id", "slug", "name", "kind", "website")
+    decode = row_decoder(Partner, columns)
+    rows = await fetch(
+        f"SELECT {', '.join(columns)} FROM partner WHERE id IN {params.many(set(partner_ids))}", params
+    )
+    return {row["id"]: decode(row) for row in rows}

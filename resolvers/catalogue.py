@@ -16,24 +16,30 @@ async def category(slug: str) -> Category:
     return await catalogue.get_category(slug)
 
 
-async def services(
+def service_filter(
     *,
     categories: list[str] | None,
     kinds: list[ServiceKind] | None,
     platforms: list[Platform] | None,
     provided_by_public_service: bool | None,
     min_rating: float | None,
-    order: catalogue.ServiceOrder,
-    first: int | None,
-    after: str | None,
-) -> Page[Service]:
-    service_filter = catalogue.ServiceFilter(
+) -> catalogue.ServiceFilter:
+    return catalogue.ServiceFilter(
         categories=tuple(categories or ()),
         kinds=tuple(kinds or ()),
         platforms=tuple(platforms or ()),
         provided_by_public_service=provided_by_public_service,
         min_rating=min_rating,
     )
+
+
+async def services(
+    service_filter: catalogue.ServiceFilter,
+    *,
+    order: catalogue.ServiceOrder,
+    first: int | None,
+    after: str | None,
+) -> Page[Service]:
     return await catalogue.list_services(service_filter, order=order, first=first, after=after)
 
 

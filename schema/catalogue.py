@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import strawberry
 
+from cms import catalogue
 from cms.catalogue import ServiceOrder
 from cms.paging import Page
 from models import catalogue as m
@@ -23,6 +24,16 @@ PartnerKindType = strawberry.enum(PartnerKind, name="PartnerKind")
 ServiceOrderType = strawberry.enum(ServiceOrder, name="ServiceOrder", description="How services are ordered.")
 
 MAX_RELATED = 20
+
+
+def redirect_path(slug: str, platform: Platform) -> str:
+    """The tracked address of a service's link: /go/ records the visit, then redirects."""
+    return f"/go/{quote(slug)}/{platform.value}"
+
+
+def shown_average(count: int, average: float) -> float | None:
+    """A service's average rating as the API shows it: null until rated, two decimals."""
+    return round(average, 2) if count else None
 
 
 @strawberry.type(description="Who provides a service.")
@@ -56,14 +67,7 @@ class Category:
         after: str | None = None,
     ) -> ServiceConnection:
         page = await resolve.services(
-            categories=[self.slug],
-            kinds=None,
-            platforms=None,
-            provided_by_public_service=None,
-            min_rating=None,
-            order=order_by,
-            first=first,
-            after=after,
+            ServiceFilter(categories=[self.slug]).domain(), order=order_by, first=first, after=after
         )
         return ServiceConnection.from_page(page)
 
@@ -137,7 +141,7 @@ class Service:
             ServiceLink(
                 platform=row.platform,
                 url=row.url,
-                redirect_url=info.context.url_for_path(f"/go/{quote(self.slug)}/{row.platform.value}"),
+                redirect_url=info.context.url_for_path(redirect_path(self.slug, row.platform)),
             )
             for row in rows
         ]
@@ -146,7 +150,7 @@ class Service:
     def rating(self: m.Service) -> RatingSummary:  # type: ignore[misc]
         return RatingSummary(
             count=self.rating_count,
-            average=round(self.rating_average, 2) if self.rating_count else None,
+            average=shown_average(self.rating_count, self.rating_average),
             distribution=[
                 RatingBucket(stars=stars, count=count)
                 for stars, count in enumerate(self.rating_distribution, start=1)
@@ -220,6 +224,15 @@ class ServiceFilter:
     provided_by_public_service: bool | None = None
     min_rating: float | None = strawberry.field(default=None, description="Lowest average rating, 0 to 5.")
 
+    def domain(self) -> catalogue.ServiceFilter:
+        return resolve.service_filter(
+            categories=self.categories,
+            kinds=self.kinds,
+            platforms=self.platforms,
+            provided_by_public_service=self.provided_by_public_service,
+            min_rating=self.min_rating,
+        )
+
 
 @strawberry.type(description="A visitor's rating of one service.")
 class Rating:
@@ -260,17 +273,8 @@ class CatalogueQuery:
         first: int | None = 20,
         after: str | None = None,
     ) -> ServiceConnection:
-        f = filter or ServiceFilter()
-        page = await resolve.services(
-            categories=f.categories,
-            kinds=f.kinds,
-            platforms=f.platforms,
-            provided_by_public_service=f.provided_by_public_service,
-            min_rating=f.min_rating,
-            order=order_by,
-            first=first,
-            after=after,
-        )
+        service_filter = (filter or ServiceFilter()).domain()
+        page = await resolve.services(service_filter, order=order_by, first=first, after=after)
         return ServiceConnection.from_page(page)
 
     @strawberry.field

@@ -16,26 +16,38 @@ Batched requests (a JSON array of operations) are not enabled: they get a 400.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from cross_web import HTTPException
+from graphql import ExecutionResult as GraphQLExecutionResult
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from models.errors import Unauthenticated
 from resolvers.auth import CSRF_HEADER, SESSION_COOKIE, Auth
+from schema.catalogue_planned import RULES as CATALOGUE_RULES
 from schema.context import Context, RuntimeConfig
+from schema.planned import Abandon, Planner
 from server import ratelimit
 from server.clients import identify, unauthenticated_response
 from server.cost import CACHE_HIT_COST, CostRules, QueryCost
+from server.metrics import PLANNED
 from server.settings import Settings
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
+log = logging.getLogger("emploi_store.graphql")
+_PLANNED = PLANNED.labels(outcome="planned")
+_UNPLANNABLE = PLANNED.labels(outcome="unplannable")
+_ABANDONED = PLANNED.labels(outcome="abandoned")
 
 
 def wants_graphql_response_json(request: Request) -> bool:
@@ -53,10 +65,48 @@ def _is_request_error(result: ExecutionResult) -> bool:
     return result.data is None and bool(errors) and all(e.path is None for e in errors)
 
 
-def _with_query_cost(schema: Any) -> None:
-    """Registers the QueryCost extension on the schema once, whatever number of views serve it."""
+class PlannedExecution(SchemaExtension):
+    """Answers the operations schema/planned.py has a plan for, after QueryCost has charged them.
+
+    Anything without a plan, or that a plan abandons (errors, nulls), is executed normally."""
+
+    def __init__(self, planner: Planner) -> None:
+        self.planner = planner
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        if context.result is None and context.graphql_document is not None:
+            plan = self.planner.plan(context.graphql_document, context.operation_name)
+            if plan is None:
+                _UNPLANNABLE.inc()
+            else:
+                try:
+                    data = await plan.run(context.schema, context.variables, context.context)
+                except Abandon as exc:
+                    _ABANDONED.inc()
+                    log.debug("planned execution abandoned: %s", exc)
+                else:
+                    _PLANNED.inc()
+                    context.result = GraphQLExecutionResult(data=data, errors=None)
+        yield
+
+
+class _PlannedExecutionFactory:
+    def __init__(self, planner: Planner) -> None:
+        self.planner = planner
+
+    def __call__(self) -> PlannedExecution:
+        return PlannedExecution(self.planner)
+
+
+def _with_server_extensions(schema: Any, planned: bool) -> None:
+    """Registers QueryCost, then planned execution, on the schema once, whatever number of views
+    serve it (in that order: an operation is charged before anything answers it)."""
     if QueryCost not in schema.extensions:
         schema.extensions = (*schema.extensions, QueryCost)
+    if planned and not any(isinstance(e, _PlannedExecutionFactory) for e in schema.extensions):
+        planner = Planner(schema._schema, CATALOGUE_RULES)
+        schema.extensions = (*schema.extensions, _PlannedExecutionFactory(planner))
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -69,7 +119,7 @@ class GraphQLView(GraphQL[Context, None]):
             key_per_minute=settings.rate_limit_key_per_minute,
             prefix=settings.redis_prefix,
         )
-        _with_query_cost(self.schema)
+        _with_server_extensions(self.schema, planned=settings.planned_execution)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         auth = Auth(

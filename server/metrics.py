@@ -32,3 +32,9 @@ QUERY_COST = Histogram(
     "Computed cost of executed GraphQL operations",
     buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
 )
+PLANNED = Counter(
+    "emploi_store_graphql_planned_total",
+    "Query operations offered to planned execution: planned, unplannable (run normally) or abandoned "
+    "(an error or null the plan leaves to normal execution)",
+    ["outcome"],
+)

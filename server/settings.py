@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     response_cache: bool = Field(
         default=True, description="Answer repeated anonymous public GET queries from a cache"
     )
+    planned_execution: bool = Field(
+        default=True,
+        description="Answer the hot catalogue queries from compiled plans instead of field by field "
+        "(schema/planned.py); off runs every operation through graphql-core",
+    )
     response_cache_max_entries: int = Field(default=10_000, description="Cached responses kept in process")
     response_cache_max_bytes: int = Field(
         default=64 * 1024 * 1024, description="Total body size of the cached responses kept in process"

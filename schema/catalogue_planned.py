@@ -1,0 +1,159 @@
+"""The catalogue's rules for planned execution (schema/planned.py): the service listing.
+
+`services(...)` with its connection, the services' own fields, their categories, links, provider
+and rating summary is answered from decoded rows (cms/catalogue.py): one statement for the page,
+one per relation asked for, and the count only when `totalCount` is. The rules mirror the
+resolvers of schema/catalogue.py field by field, sharing their helpers (`redirect_path`,
+`shown_average`); tests/schema/test_planned.py checks both give the same answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cms import catalogue
+from models.enums import PartnerKind
+from schema.catalogue import ServiceFilter, redirect_path, shown_average
+from schema.planned import FieldRule, Needs, Rules, column, rule
+
+_RATING_COLUMNS = (
+    "rating_count",
+    "rating_average",
+    "rating_1",
+    "rating_2",
+    "rating_3",
+    "rating_4",
+    "rating_5",
+)
+
+# Relations a Service's fields may ask its loader for (besides columns).
+CATEGORIES, LINKS, PROVIDER = "@categories", "@links", "@provider"
+
+
+SERVICE: dict[str, FieldRule] = {
+    "id": rule(lambda row, _: str(row["id"]), "id"),
+    "slug": column("slug"),
+    "name": column("name"),
+    "shortDescription": column("short_description"),
+    "longDescription": column("long_description"),
+    "kind": column("kind"),
+    "free": column("free"),
+    "launchedOn": column("launched_on"),
+    "publishedAt": column("published_at"),
+    "updatedAt": column("updated_at"),
+    "tags": rule(lambda row, _: list(row["tags"] or []), "tags"),
+    "redirectCount": column("redirect_count"),
+    # The summary's fields read the service's row.
+    "rating": rule(lambda row, _: row, *_RATING_COLUMNS),
+    "categories": rule(lambda row, _: row[CATEGORIES], CATEGORIES),
+    "links": rule(lambda row, _: row[LINKS], LINKS, "slug"),
+    "provider": rule(lambda row, _: row[PROVIDER], PROVIDER, "provider_id"),
+}
+
+RATING_SUMMARY: dict[str, FieldRule] = {
+    "count": rule(lambda row, _: row["rating_count"]),
+    "average": rule(lambda row, _: shown_average(row["rating_count"], row["rating_average"])),
+    "distribution": rule(
+        lambda row, _: [{"stars": stars, "count": row[f"rating_{stars}"]} for stars in range(1, 6)]
+    ),
+}
+
+RATING_BUCKET: dict[str, FieldRule] = {"stars": column("stars"), "count": column("count")}
+
+CATEGORY: dict[str, FieldRule] = {
+    "slug": column("slug"),
+    "name": column("name"),
+    "description": column("description"),
+    "position": column("position"),
+}
+
+SERVICE_LINK: dict[str, FieldRule] = {
+    "platform": column("platform"),
+    "url": column("url"),
+    "redirectUrl": rule(
+        lambda link, context: context.url_for_path(redirect_path(link["slug"], link["platform"]))
+    ),
+}
+
+PROVIDER_RULES: dict[str, FieldRule] = {
+    "slug": column("slug"),
+    "name": column("name"),
+    "kind": column("kind"),
+    "website": column("website"),
+    "isPublicEmploymentService": rule(lambda row, _: row["kind"] is PartnerKind.PUBLIC_EMPLOYMENT_SERVICE),
+}
+
+
+class _Connection:
+    """What the ServiceConnection rules read: the page's rows and cursors, and the count if asked."""
+
+    __slots__ = ("page", "total")
+
+    def __init__(self, page: catalogue.ServiceRows, total: int | None) -> None:
+        self.page = page
+        self.total = total
+
+
+SERVICE_CONNECTION: dict[str, FieldRule] = {
+    "edges": rule(lambda c, _: list(zip(c.page.cursors, c.page.rows, strict=True))),
+    "nodes": rule(lambda c, _: c.page.rows),
+    "pageInfo": rule(lambda c, _: c.page),
+    "totalCount": rule(lambda c, _: c.total, "totalCount"),
+}
+
+SERVICE_EDGE: dict[str, FieldRule] = {
+    "cursor": rule(lambda edge, _: edge[0]),
+    "node": rule(lambda edge, _: edge[1]),
+}
+
+PAGE_INFO: dict[str, FieldRule] = {
+    "hasNextPage": rule(lambda page, _: page.has_next_page),
+    "hasPreviousPage": rule(lambda page, _: page.has_previous_page),
+    "startCursor": rule(lambda page, _: page.cursors[0] if page.cursors else None),
+    "endCursor": rule(lambda page, _: page.cursors[-1] if page.cursors else None),
+}
+
+
+async def load_services(arguments: dict[str, Any], needs: Needs, context: Any) -> _Connection:
+    """Query.services: the page with what its plan asks for, in 1 + one statement per relation."""
+    wanted = needs.get("Service", frozenset())
+    columns = sorted(need for need in wanted if not need.startswith("@"))
+    page = await catalogue.list_service_rows(
+        (arguments.get("filter") or ServiceFilter()).domain(),
+        order=arguments.get("order_by", catalogue.ServiceOrder.RATING),
+        first=arguments.get("first", catalogue.DEFAULT_PAGE_SIZE),
+        after=arguments.get("after"),
+        columns=["id", *columns],
+    )
+    rows = page.rows
+    ids = [row["id"] for row in rows]
+    if rows and CATEGORIES in wanted:
+        categories = await catalogue.category_rows_by_service(ids)
+        for row in rows:
+            row[CATEGORIES] = categories[row["id"]]
+    if rows and LINKS in wanted:
+        links = await catalogue.link_rows_by_service(ids)
+        for row in rows:
+            row[LINKS] = [{**link, "slug": row["slug"]} for link in links[row["id"]]]
+    if rows and PROVIDER in wanted:
+        partners = await catalogue.partner_rows([row["provider_id"] for row in rows])
+        for row in rows:
+            row[PROVIDER] = partners.get(row["provider_id"])
+    total = await page.total_count() if "totalCount" in needs.get("ServiceConnection", ()) else None
+    return _Connection(page, total)
+
+
+RULES = Rules(
+    types={
+        "Service": SERVICE,
+        "RatingSummary": RATING_SUMMARY,
+        "RatingBucket": RATING_BUCKET,
+        "Category": CATEGORY,
+        "ServiceLink": SERVICE_LINK,
+        "Provider": PROVIDER_RULES,
+        "ServiceConnection": SERVICE_CONNECTION,
+        "ServiceEdge": SERVICE_EDGE,
+        "PageInfo": PAGE_INFO,
+    },
+    roots={"services": load_services},
+)

@@ -1,0 +1,304 @@
+"""Planned execution: hot read queries answered without running GraphQL field by field.
+
+A catalogue page asks for about 235 fields; graphql-core and Strawberry spend several
+microseconds on each (resolve info, argument conversion, a task per async resolver, completion),
+which made executing them most of the page's cost (bench/api_load.py --profile). For the types
+that have *rules* here, a validated query operation is compiled once into a plan: for each
+response key, a getter on the parent's plain data and a completer built from the field's GraphQL
+type. Running a plan is one call per root field that loads everything the plan needs (a few SQL
+statements, whatever the page size) and one pass that builds the response dict.
+
+A plan covers what it can prove it answers exactly as graphql-core would; anything else is left to
+normal execution, which stays the reference:
+
+- only query operations, without directives (`@include`/`@skip` depend on variables);
+- only fields with a rule (any other field, or arguments on a field whose rule takes none, and the
+  whole operation is executed normally);
+- fragments whose type condition is the object type itself;
+- a value that would be an error (null in a non-null field, anything a rule raises, any error of
+  the root loader, such as a bad argument) abandons the plan and the operation runs normally,
+  which then reports the error with its path and code. Planned operations only read.
+
+tests/schema/test_planned.py compares planned and normal answers over every planned field.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+)
+from graphql.execution.values import get_argument_values, get_variable_values
+from strawberry.types.arguments import convert_arguments
+
+Getter = Callable[[Any, Any], Any]  # (the parent's data, the request's context) -> the field's data
+Completer = Callable[[Any, Any], Any]  # (the field's data, context) -> what the response holds
+Needs = Mapping[str, frozenset[str]]  # GraphQL type name -> what its selected fields need loaded
+
+PLAN_CACHE_SIZE = 1024
+
+
+class NotPlannable(Exception):
+    """The operation uses something without a rule: it is executed normally."""
+
+
+class Abandon(Exception):
+    """A planned run met something only normal execution reports properly (an error, a null)."""
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """How a field's data comes from its parent's data, and what the parent's loader must fetch."""
+
+    get: Getter
+    needs: frozenset[str] = frozenset()
+
+
+def rule(get: Getter, *needs: str) -> FieldRule:
+    return FieldRule(get, frozenset(needs))
+
+
+def column(name: str) -> FieldRule:
+    """A field that is one column of a decoded row (models/rows.py)."""
+    return FieldRule(lambda row, _: row[name], frozenset({name}))
+
+
+# A root field's loader: (its converted arguments, the needs of the plan under it, context) -> data.
+RootLoader = Callable[[dict[str, Any], Needs, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Rules:
+    types: Mapping[str, Mapping[str, FieldRule]]
+    roots: Mapping[str, RootLoader]
+
+
+@dataclass(frozen=True)
+class _RootPlan:
+    key: str
+    field_def: GraphQLField
+    node: FieldNode
+    load: RootLoader
+    needs: Needs
+    complete: Completer
+
+
+@dataclass(frozen=True)
+class Plan:
+    operation: OperationDefinitionNode
+    roots: tuple[_RootPlan, ...]
+
+    async def run(self, schema: Any, variables: dict[str, Any] | None, context: Any) -> dict[str, Any]:
+        """The operation's `data`; raises Abandon when normal execution must answer instead."""
+        coerced = get_variable_values(
+            schema._schema, self.operation.variable_definitions or (), variables or {}
+        )
+        if isinstance(coerced, list):
+            raise Abandon("variables do not coerce")
+        data: dict[str, Any] = {}
+        for root in self.roots:
+            arguments = get_argument_values(root.field_def, root.node, coerced)
+            definition = root.field_def.extensions["strawberry-definition"]
+            kwargs = convert_arguments(
+                arguments,
+                definition.arguments,
+                scalar_registry=schema.schema_converter.scalar_registry,
+                config=schema.config,
+            )
+            try:
+                loaded = await root.load(kwargs, root.needs, context)
+                data[root.key] = root.complete(loaded, context)
+            except Abandon:
+                raise
+            except Exception as exc:
+                raise Abandon(f"{root.key}: {exc!r}") from exc
+        return data
+
+
+class Planner:
+    """Compiles and caches the plans of one schema's operations."""
+
+    def __init__(self, schema: GraphQLSchema, rules: Rules) -> None:
+        self.schema = schema
+        self.rules = rules
+        # (id of the document, operation name) -> (the document, its plan or None)
+        self._plans: OrderedDict[tuple[int, str | None], tuple[DocumentNode, Plan | None]] = OrderedDict()
+
+    def plan(self, document: DocumentNode, operation_name: str | None) -> Plan | None:
+        key = (id(document), operation_name)
+        cached = self._plans.get(key)
+        if cached is not None and cached[0] is document:
+            self._plans.move_to_end(key)
+            return cached[1]
+        try:
+            plan: Plan | None = _Compiler(self.schema, self.rules, document).compile(operation_name)
+        except NotPlannable:
+            plan = None
+        self._plans[key] = (document, plan)
+        if len(self._plans) > PLAN_CACHE_SIZE:
+            self._plans.popitem(last=False)
+        return plan
+
+
+class _Compiler:
+    def __init__(self, schema: GraphQLSchema, rules: Rules, document: DocumentNode) -> None:
+        self.schema = schema
+        self.rules = rules
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        self.needs: dict[str, set[str]] = {}
+
+    def compile(self, operation_name: str | None) -> Plan:
+        chosen = [
+            o
+            for o in self.operations
+            if operation_name is None or (o.name and o.name.value == operation_name)
+        ]
+        if len(chosen) != 1 or chosen[0].operation is not OperationType.QUERY or chosen[0].directives:
+            raise NotPlannable("not a single query operation")
+        operation = chosen[0]
+        query_type = self.schema.query_type
+        assert query_type is not None
+        roots = []
+        for key, nodes in self._collect(query_type, [operation.selection_set]).items():
+            name = nodes[0].name.value
+            load = self.rules.roots.get(name)
+            if load is None or len(nodes) != 1:
+                raise NotPlannable(f"root field {name}")
+            self.needs = {}
+            field_def = query_type.fields[name]
+            complete = self._completer(field_def.type, nodes)
+            needs = {typename: frozenset(wanted) for typename, wanted in self.needs.items()}
+            roots.append(_RootPlan(key, field_def, nodes[0], load, needs, complete))
+        return Plan(operation, tuple(roots))
+
+    def _collect(
+        self, parent: GraphQLObjectType, selection_sets: list[SelectionSetNode], seen: set[str] | None = None
+    ) -> dict[str, list[FieldNode]]:
+        """Response key -> its field nodes, in order, as graphql-core's field collection gives them."""
+        fields: dict[str, list[FieldNode]] = {}
+        seen = set() if seen is None else seen
+        for selection_set in selection_sets:
+            for selection in selection_set.selections:
+                if selection.directives:
+                    raise NotPlannable("directives")
+                if isinstance(selection, FieldNode):
+                    key = selection.alias.value if selection.alias else selection.name.value
+                    fields.setdefault(key, []).append(selection)
+                    continue
+                if isinstance(selection, InlineFragmentNode):
+                    fragment: InlineFragmentNode | FragmentDefinitionNode = selection
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    if name in seen:
+                        continue
+                    seen.add(name)
+                    fragment = self.fragments[name]
+                    if fragment.directives:
+                        raise NotPlannable("directives")
+                else:  # pragma: no cover - the three kinds of selection
+                    raise NotPlannable(type(selection).__name__)
+                condition = fragment.type_condition
+                if condition is not None and condition.name.value != parent.name:
+                    raise NotPlannable("fragment on another type")
+                for key, nodes in self._collect(parent, [fragment.selection_set], seen).items():
+                    fields.setdefault(key, []).extend(nodes)
+        return fields
+
+    def _completer(self, gql_type: GraphQLOutputType, nodes: list[FieldNode]) -> Completer:
+        if isinstance(gql_type, GraphQLNonNull):
+            inner = self._completer(gql_type.of_type, nodes)
+
+            def non_null(value: Any, context: Any) -> Any:
+                if value is None:
+                    raise Abandon("null in a non-null field")
+                return inner(value, context)
+
+            return non_null
+        if isinstance(gql_type, GraphQLList):
+            item = self._completer(gql_type.of_type, nodes)
+
+            def listed(value: Any, context: Any) -> Any:
+                return None if value is None else [item(v, context) for v in value]
+
+            return listed
+        if isinstance(gql_type, GraphQLScalarType | GraphQLEnumType):
+            return _leaf(gql_type)
+        if isinstance(gql_type, GraphQLObjectType):
+            return self._object(gql_type, nodes)
+        raise NotPlannable(f"abstract type {gql_type}")
+
+    def _object(self, object_type: GraphQLObjectType, nodes: list[FieldNode]) -> Completer:
+        rules = self.rules.types.get(object_type.name)
+        if rules is None:
+            raise NotPlannable(f"type {object_type.name}")
+        selection_sets = [node.selection_set for node in nodes if node.selection_set is not None]
+        steps: list[tuple[str, Getter, Completer]] = []
+        wanted = self.needs.setdefault(object_type.name, set())
+        for key, field_nodes in self._collect(object_type, selection_sets).items():
+            name = field_nodes[0].name.value
+            if name == "__typename":
+                steps.append((key, _constant(object_type.name), _identity))
+                continue
+            field_rule = rules.get(name)
+            if field_rule is None or any(node.arguments for node in field_nodes):
+                raise NotPlannable(f"{object_type.name}.{name}")
+            wanted.update(field_rule.needs)
+            steps.append((key, field_rule.get, self._completer(object_type.fields[name].type, field_nodes)))
+
+        def complete(value: Any, context: Any) -> Any:
+            if value is None:
+                return None
+            return {key: finish(get(value, context), context) for key, get, finish in steps}
+
+        return complete
+
+
+def _identity(value: Any, _: Any) -> Any:
+    return value
+
+
+def _constant(value: Any) -> Getter:
+    return lambda _, __: value
+
+
+_NATIVE = {"String": str, "ID": str, "Int": int, "Float": float, "Boolean": bool}
+
+
+def _leaf(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Completer:
+    """graphql-core's output coercion, skipped for values already of the JSON type it would give."""
+    coerce = leaf_type.coerce_output_value
+    native = _NATIVE.get(leaf_type.name)
+
+    def leaf(value: Any, _: Any) -> Any:
+        if value is None:
+            return None
+        if native is not None and type(value) is native:
+            return value
+        coerced = coerce(value)
+        if coerced is None:
+            raise Abandon(f"{leaf_type.name} cannot represent {value!r}")
+        return coerced
+
+    return leaf
