@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -168,15 +169,19 @@ def _after(order: ServiceOrder, values: list[Any], params: Params) -> str:
     return "(" + " OR ".join(branches) + ")"
 
 
-@dataclass(frozen=True)
+@dataclass
 class ServiceRows:
     """One page of published services as decoded rows (models/rows.py), with their cursors."""
 
     rows: list[dict[str, Any]]
-    cursors: list[str]
+    order: ServiceOrder
     has_next_page: bool
     has_previous_page: bool
     service_filter: ServiceFilter
+
+    @functools.cached_property
+    def cursors(self) -> list[str]:
+        return [_encode_cursor(self.order, row) for row in self.rows]
 
     async def total_count(self) -> int:
         params = Params()
@@ -214,7 +219,7 @@ async def list_service_rows(
     items = rows[:first]
     return ServiceRows(
         rows=items,
-        cursors=[_encode_cursor(order, row) for row in items],
+        order=order,
         has_next_page=len(rows) > first,
         has_previous_page=after is not None,
         service_filter=service_filter,

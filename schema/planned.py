@@ -290,6 +290,19 @@ def _leaf(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Completer:
     """graphql-core's output coercion, skipped for values already of the JSON type it would give."""
     coerce = leaf_type.coerce_output_value
     native = _NATIVE.get(leaf_type.name)
+    if isinstance(leaf_type, GraphQLEnumType):
+        names: dict[Any, Any] = {}
+
+        def enum(value: Any, _: Any) -> Any:
+            if value is None:
+                return None
+            try:
+                return names[value]
+            except KeyError:
+                names[value] = name = coerce(value)
+                return name
+
+        return enum
 
     def leaf(value: Any, _: Any) -> Any:
         if value is None:

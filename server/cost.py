@@ -36,11 +36,13 @@ document that does not parse or validate never reaches it, so it is never charge
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     ExecutionResult,
@@ -244,6 +246,46 @@ def cost_extension(decision: Decision) -> dict[str, int]:
     }
 
 
+class _CostCache:
+    """Costs of operations already priced: the same document (strawberry's parser cache hands back
+    the same object for the same text) with the same variables always costs the same."""
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self.maxsize = maxsize
+        self._costs: OrderedDict[tuple[Any, ...], tuple[DocumentNode, CostRules, int | None]] = OrderedDict()
+
+    def cost(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        *,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        rules: CostRules,
+    ) -> int | None:
+        try:
+            variables_key = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b""
+        except TypeError:  # not JSON data: price it every time
+            return operation_cost(
+                schema, document, operation_name=operation_name, variables=variables, rules=rules
+            )
+        key = (id(schema), id(document), operation_name, variables_key, id(rules))
+        found = self._costs.get(key)
+        if found is not None and found[0] is document and found[1] is rules:
+            self._costs.move_to_end(key)
+            return found[2]
+        cost = operation_cost(
+            schema, document, operation_name=operation_name, variables=variables, rules=rules
+        )
+        self._costs[key] = (document, rules, cost)
+        if len(self._costs) > self.maxsize:
+            self._costs.popitem(last=False)
+        return cost
+
+
+_COSTS = _CostCache()
+
+
 class QueryCost(SchemaExtension):
     """Prices each operation after validation and charges the client's budget before execution.
 
@@ -276,7 +318,7 @@ class QueryCost(SchemaExtension):
             or not context.graphql_document
         ):
             return None
-        cost = operation_cost(
+        cost = _COSTS.cost(
             context.schema._schema,
             context.graphql_document,
             operation_name=context.operation_name,
