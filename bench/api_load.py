@@ -66,12 +66,12 @@ from typing import Any
 try:  # python -m bench.api_load
     from bench import loadgen
     from bench import search_harness as harness
-    from bench.recommend_latency import SECRET, analyze, seeded_database
+    from bench.recommend_latency import SECRET, analyze
     from bench.search_latency import grow_catalogue, index_new_services
 except ImportError:  # python bench/api_load.py
     import loadgen  # type: ignore[no-redef]
     import search_harness as harness  # type: ignore[no-redef]
-    from recommend_latency import SECRET, analyze, seeded_database  # type: ignore[no-redef]
+    from recommend_latency import SECRET, analyze  # type: ignore[no-redef]
     from search_latency import grow_catalogue, index_new_services  # type: ignore[no-redef]
 
 SCRIPT = pathlib.Path(__file__).resolve()
@@ -946,7 +946,7 @@ async def main(args: argparse.Namespace) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="emploi-api-load-") as tmp:
             workdir = pathlib.Path(tmp)
-            async with seeded_database("postgres", workdir) as url:
+            async with harness.seeded_database("postgres", workdir) as url:
                 report.postgres = await postgres_version()
                 if args.profile:
                     print(await profile_page(args, workdir, processes, url))
