@@ -95,15 +95,16 @@ class _Connection:
 
 
 SERVICE_CONNECTION: dict[str, FieldRule] = {
-    "edges": rule(lambda c, _: list(zip(c.page.cursors, c.page.rows, strict=True))),
+    "edges": rule(lambda c, _: [(c.page, i) for i in range(len(c.page.rows))]),
     "nodes": rule(lambda c, _: c.page.rows),
     "pageInfo": rule(lambda c, _: c.page),
     "totalCount": rule(lambda c, _: c.total, "totalCount"),
 }
 
+# An edge is (the page, its position): cursors are only encoded when asked for.
 SERVICE_EDGE: dict[str, FieldRule] = {
-    "cursor": rule(lambda edge, _: edge[0]),
-    "node": rule(lambda edge, _: edge[1]),
+    "cursor": rule(lambda edge, _: edge[0].cursors[edge[1]]),
+    "node": rule(lambda edge, _: edge[0].rows[edge[1]]),
 }
 
 PAGE_INFO: dict[str, FieldRule] = {
