@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from tortoise.expressions import Subquery
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
@@ -25,7 +26,7 @@ from cms.paging import (
 from models.catalogue import Category, Partner, Service, ServiceCategory, ServiceLink
 from models.enums import PartnerKind, Platform, ServiceKind, ServiceStatus
 from models.errors import BadUserInput, NotFound
-from models.rows import Params, fetch, row_decoder
+from models.rows import Params, dialect, fetch, row_decoder
 
 MAX_FILTER_VALUES = 20
 
@@ -190,14 +191,59 @@ class ServiceRows:
         return int(found[0]["n"])
 
 
+# Relations list_service_rows can add to each row, under these keys (lists of decoded rows).
+CATEGORIES = "@categories"  # id, slug, name, description, position; in the service's order
+LINKS = "@links"  # platform, url; in the order they were added
+_CATEGORY_COLUMNS = ("id", "slug", "name", "description", "position")
+_LINK_COLUMNS = ("platform", "url")
+# PostgreSQL aggregates a page's relations in the page's own statement (one round trip).
+_AGGREGATED = {
+    CATEGORIES: "(SELECT COALESCE(json_agg(json_build_object({fields}) ORDER BY sc.position, c.position), '[]')"
+    " FROM service_category sc JOIN category c ON c.id = sc.category_id WHERE sc.service_id = s.id)",
+    LINKS: "(SELECT COALESCE(json_agg(json_build_object({fields}) ORDER BY l.id), '[]')"
+    " FROM service_link l WHERE l.service_id = s.id)",
+}
+
+
+def _aggregated(relation: str) -> str:
+    prefix, columns = ("c", _CATEGORY_COLUMNS) if relation == CATEGORIES else ("l", _LINK_COLUMNS)
+    fields = ", ".join(f"'{column}', {prefix}.{column}" for column in columns)
+    return _AGGREGATED[relation].format(fields=fields)
+
+
+async def _attach_relations(rows: list[dict[str, Any]], relations: Collection[str], aggregated: bool) -> None:
+    if not rows:
+        return
+    if CATEGORIES in relations:
+        decode = row_decoder(Category, _CATEGORY_COLUMNS)
+        if aggregated:
+            for row in rows:
+                row[CATEGORIES] = [decode(item) for item in orjson.loads(row[CATEGORIES])]
+        else:
+            categories = await category_rows_by_service([row["id"] for row in rows])
+            for row in rows:
+                row[CATEGORIES] = categories[row["id"]]
+    if LINKS in relations:
+        decode = row_decoder(ServiceLink, _LINK_COLUMNS)
+        if aggregated:
+            for row in rows:
+                row[LINKS] = [decode(item) for item in orjson.loads(row[LINKS])]
+        else:
+            links = await link_rows_by_service([row["id"] for row in rows])
+            for row in rows:
+                row[LINKS] = links[row["id"]]
+
+
 async def list_service_rows(
     service_filter: ServiceFilter | None = None,
     order: ServiceOrder = ServiceOrder.RATING,
     first: int | None = DEFAULT_PAGE_SIZE,
     after: str | None = None,
     columns: Sequence[str] | None = None,
+    relations: Collection[str] = (),
 ) -> ServiceRows:
-    """One page of published services, each a dict of `columns` (and the ordering's), decoded."""
+    """One page of published services, each a dict of `columns` (and the ordering's), decoded, with
+    the `relations` asked for (CATEGORIES, LINKS) as lists of decoded rows."""
     first = page_size(first)
     service_filter = service_filter or ServiceFilter()
     await _check_filter(service_filter)
@@ -208,15 +254,24 @@ async def list_service_rows(
     if after:
         where += " AND " + _after(order, _decode_cursor(order, after), params)
     rows: list[dict[str, Any]] = []
+    aggregated = dialect() == "postgres"
     if first:
         decode = row_decoder(Service, wanted)
         select = ", ".join(f"s.{column}" for column in wanted)
+        if aggregated:
+            select += "".join(f', {_aggregated(relation)} AS "{relation}"' for relation in sorted(relations))
         ordering = ", ".join(
             f"s.{column}{' DESC' if descending else ''}" for column, descending in order_keys
         )
         sql = f"SELECT {select} FROM service s WHERE {where} ORDER BY {ordering} LIMIT {first + 1}"
-        rows = [decode(row) for row in await fetch(sql, params)]
+        found = await fetch(sql, params)
+        rows = [decode(row) for row in found]
+        if aggregated:
+            for row, raw in zip(rows, found, strict=True):
+                for relation in relations:
+                    row[relation] = raw[relation]
     items = rows[:first]
+    await _attach_relations(items, relations, aggregated)
     return ServiceRows(
         rows=items,
         order=order,
@@ -314,7 +369,7 @@ def check_publishable(service: Service) -> None:
 async def category_rows_by_service(service_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     """Each service's categories (id, slug, name, description, position), in the service's order."""
     params = Params()
-    decode = row_decoder(Category, ("id", "slug", "name", "description", "position"))
+    decode = row_decoder(Category, _CATEGORY_COLUMNS)
     rows = await fetch(
         "SELECT sc.service_id, c.id, c.slug, c.name, c.description, c.position"
         " FROM service_category sc JOIN category c ON c.id = sc.category_id"
@@ -330,7 +385,7 @@ async def category_rows_by_service(service_ids: Sequence[int]) -> dict[int, list
 async def link_rows_by_service(service_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     """Each service's links (platform, url), in the order they were added."""
     params = Params()
-    decode = row_decoder(ServiceLink, ("platform", "url"))
+    decode = row_decoder(ServiceLink, _LINK_COLUMNS)
     rows = await fetch(
         f"SELECT l.service_id, l.platform, l.url FROM service_link l WHERE l.service_id IN {params.many(service_ids)}"
         " ORDER BY l.id",

@@ -27,7 +27,7 @@ _RATING_COLUMNS = (
 )
 
 # Relations a Service's fields may ask its loader for (besides columns).
-CATEGORIES, LINKS, PROVIDER = "@categories", "@links", "@provider"
+CATEGORIES, LINKS, PROVIDER = catalogue.CATEGORIES, catalogue.LINKS, "@provider"
 
 
 SERVICE: dict[str, FieldRule] = {
@@ -125,17 +125,13 @@ async def load_services(arguments: dict[str, Any], needs: Needs, context: Any) -
         first=arguments.get("first", catalogue.DEFAULT_PAGE_SIZE),
         after=arguments.get("after"),
         columns=["id", *columns],
+        relations=[relation for relation in (CATEGORIES, LINKS) if relation in wanted],
     )
     rows = page.rows
-    ids = [row["id"] for row in rows]
-    if rows and CATEGORIES in wanted:
-        categories = await catalogue.category_rows_by_service(ids)
+    if LINKS in wanted:
         for row in rows:
-            row[CATEGORIES] = categories[row["id"]]
-    if rows and LINKS in wanted:
-        links = await catalogue.link_rows_by_service(ids)
-        for row in rows:
-            row[LINKS] = [{**link, "slug": row["slug"]} for link in links[row["id"]]]
+            for link in row[LINKS]:
+                link["slug"] = row["slug"]
     if rows and PROVIDER in wanted:
         partners = await catalogue.partner_rows([row["provider_id"] for row in rows])
         for row in rows:
