@@ -149,7 +149,6 @@ async def grow_catalogue(target: int, seed: int = 2017) -> list[int]:
         service_id__in=[s.id for s in demo]
     ).values_list("service_id", "platform", "url"):
         links.setdefault(service_id, []).append((platform, url))
-    first_new_id = max(s.id for s in demo) + 1
     now = dt.datetime.now(dt.UTC)
 
     new: list[Service] = []
@@ -186,7 +185,14 @@ async def grow_catalogue(target: int, seed: int = 2017) -> list[int]:
             batch = new[start : start + INSERT_BATCH]
             await Service.bulk_create(batch)
             bar.update(len(batch))
-    ids = dict(await Service.filter(id__gte=first_new_id).values_list("slug", "id"))
+    # By slug (ids above the highest published one may also belong to drafts or archived services),
+    # in batches that stay under the databases' limits on query parameters.
+    slugs = list(bases)
+    ids: dict[str, int] = {}
+    for start in range(0, len(slugs), INSERT_BATCH):
+        ids.update(
+            await Service.filter(slug__in=slugs[start : start + INSERT_BATCH]).values_list("slug", "id")
+        )
     await ServiceCategory.bulk_create(
         [
             ServiceCategory(service_id=ids[slug], category_id=category_id, position=position)
