@@ -406,3 +406,26 @@ async def partner_rows(partner_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         f"SELECT {', '.join(columns)} FROM partner WHERE id IN {params.many(set(partner_ids))}", params
     )
     return {row["id"]: decode(row) for row in rows}
+
+
+async def category_rows(slug: str | None = None, *, with_counts: bool = False) -> list[dict[str, Any]]:
+    """The categories in their order (or the one with this slug), as decoded rows; with
+    `with_counts`, each with `service_count`, its published services (as published_counts_by_category)."""
+    params = Params()
+    select = ", ".join(f"c.{column}" for column in _CATEGORY_COLUMNS)
+    if with_counts:
+        select += (
+            ", (SELECT COUNT(*) FROM service_category sc JOIN service s ON s.id = sc.service_id"
+            f" WHERE sc.category_id = c.id AND s.status = {params(ServiceStatus.PUBLISHED.value)}"
+            f" AND s.free = {params(True)}) AS service_count"
+        )
+    where = f" WHERE c.slug = {params(slug)}" if slug is not None else ""
+    decode = row_decoder(Category, _CATEGORY_COLUMNS)
+    rows = await fetch(f"SELECT {select} FROM category c{where} ORDER BY c.position", params)
+    found = []
+    for row in rows:
+        decoded = decode(row)
+        if with_counts:
+            decoded["service_count"] = int(row["service_count"])
+        found.append(decoded)
+    return found

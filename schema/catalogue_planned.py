@@ -14,7 +14,7 @@ from typing import Any
 from cms import catalogue
 from models.enums import PartnerKind
 from schema.catalogue import ServiceFilter, redirect_path, shown_average
-from schema.planned import FieldRule, Needs, Rules, column, rule
+from schema.planned import Abandon, FieldRule, Needs, NotPlannable, Rules, column, rule
 
 _RATING_COLUMNS = (
     "rating_count",
@@ -65,7 +65,9 @@ CATEGORY: dict[str, FieldRule] = {
     "name": column("name"),
     "description": column("description"),
     "position": column("position"),
+    "serviceCount": column("service_count"),  # only from the categories' own root fields
 }
+_CATEGORY_COLUMNS_OF_SERVICES = frozenset({"slug", "name", "description", "position"})
 
 SERVICE_LINK: dict[str, FieldRule] = {
     "platform": column("platform"),
@@ -118,6 +120,8 @@ PAGE_INFO: dict[str, FieldRule] = {
 async def load_services(arguments: dict[str, Any], needs: Needs, context: Any) -> _Connection:
     """Query.services: the page with what its plan asks for, in 1 + one statement per relation."""
     wanted = needs.get("Service", frozenset())
+    if not needs.get("Category", frozenset()) <= _CATEGORY_COLUMNS_OF_SERVICES:
+        raise NotPlannable("a service's categories do not carry their counts")
     columns = sorted(need for need in wanted if not need.startswith("@"))
     page = await catalogue.list_service_rows(
         (arguments.get("filter") or ServiceFilter()).domain(),
@@ -140,6 +144,21 @@ async def load_services(arguments: dict[str, Any], needs: Needs, context: Any) -
     return _Connection(page, total)
 
 
+async def load_categories(arguments: dict[str, Any], needs: Needs, context: Any) -> list[dict[str, Any]]:
+    """Query.categories: the six, in order, counted in the same statement when asked."""
+    return await catalogue.category_rows(with_counts="service_count" in needs.get("Category", ()))
+
+
+async def load_category(arguments: dict[str, Any], needs: Needs, context: Any) -> dict[str, Any]:
+    """Query.category(slug): an unknown slug is left to normal execution (NOT_FOUND)."""
+    found = await catalogue.category_rows(
+        arguments["slug"], with_counts="service_count" in needs.get("Category", ())
+    )
+    if not found:
+        raise Abandon("no such category")
+    return found[0]
+
+
 RULES = Rules(
     types={
         "Service": SERVICE,
@@ -152,5 +171,5 @@ RULES = Rules(
         "ServiceEdge": SERVICE_EDGE,
         "PageInfo": PAGE_INFO,
     },
-    roots={"services": load_services},
+    roots={"services": load_services, "categories": load_categories, "category": load_category},
 )

@@ -58,7 +58,8 @@ PLAN_CACHE_SIZE = 1024
 
 
 class NotPlannable(Exception):
-    """The operation uses something without a rule: it is executed normally."""
+    """The operation uses something without a rule: it is executed normally. Raised when compiling,
+    or by a root loader that cannot serve what the plan needs (the plan is then dropped for good)."""
 
 
 class Abandon(Exception):
@@ -127,7 +128,7 @@ class Plan:
             try:
                 loaded = await root.load(kwargs, root.needs, context)
                 data[root.key] = root.complete(loaded, context)
-            except Abandon:
+            except (Abandon, NotPlannable):
                 raise
             except Exception as exc:
                 raise Abandon(f"{root.key}: {exc!r}") from exc
@@ -142,6 +143,10 @@ class Planner:
         self.rules = rules
         # (id of the document, operation name) -> (the document, its plan or None)
         self._plans: OrderedDict[tuple[int, str | None], tuple[DocumentNode, Plan | None]] = OrderedDict()
+
+    def drop(self, document: DocumentNode, operation_name: str | None) -> None:
+        """A loader found it could not serve this plan: the operation is executed normally from now on."""
+        self._plans[(id(document), operation_name)] = (document, None)
 
     def plan(self, document: DocumentNode, operation_name: str | None) -> Plan | None:
         key = (id(document), operation_name)

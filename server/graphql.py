@@ -36,7 +36,7 @@ from models.errors import Unauthenticated
 from resolvers.auth import CSRF_HEADER, SESSION_COOKIE, Auth
 from schema.catalogue_planned import RULES as CATALOGUE_RULES
 from schema.context import Context, RuntimeConfig
-from schema.planned import Abandon, Planner
+from schema.planned import Abandon, NotPlannable, Planner
 from server import ratelimit
 from server.clients import identify, unauthenticated_response
 from server.cost import CACHE_HIT_COST, CostRules, QueryCost
@@ -86,6 +86,9 @@ class PlannedExecution(SchemaExtension):
                 except Abandon as exc:
                     _ABANDONED.inc()
                     log.debug("planned execution abandoned: %s", exc)
+                except NotPlannable:
+                    _UNPLANNABLE.inc()
+                    self.planner.drop(context.graphql_document, context.operation_name)
                 else:
                     _PLANNED.inc()
                     context.result = GraphQLExecutionResult(data=data, errors=None)
