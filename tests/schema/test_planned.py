@@ -590,6 +590,24 @@ async def test_variables_and_inline_literals_give_the_same_answer(servers, catal
     assert await servers.outcomes_since(before) == counted(planned=3)
 
 
+async def test_the_categories_root_fields_are_answered_alike(servers, catalogue):
+    """Not only `services`: the categories' root fields, planned or not, answer as normal execution."""
+    fields = "__typename slug name description position serviceCount"
+    everything = await servers.same(f"{{ categories {{ {fields} }} }}")
+    assert everything.status == 200 and not everything.errors
+    assert any(category["serviceCount"] for category in everything.data["categories"])
+    one = await servers.same(f'{{ category(slug: "trouver-un-emploi") {{ {fields} }} }}')
+    assert one.data["category"]["serviceCount"] > 0
+    nested = await servers.same(
+        "query($slug: String!) { category(slug: $slug) { slug services(first: 3, orderBy: NAME) { totalCount"
+        " nodes { slug categories { slug position } } } } }",
+        {"slug": "preparer-sa-candidature"},
+    )
+    assert nested.data["category"]["services"]["nodes"]
+    unknown = await servers.same('{ category(slug: "nulle-part") { slug name } }')
+    assert unknown.status == 200 and [e["extensions"]["code"] for e in unknown.errors] == ["NOT_FOUND"]
+
+
 # --- Random selections over the planned fields --------------------------------------------------------
 
 SCALARS: dict[str, tuple[str, ...]] = {
@@ -754,10 +772,7 @@ UNPLANNABLE: dict[str, tuple[str, dict[str, Any]]] = {
         " fragment Item on SearchItem { ... on Service { slug } }",
         {},
     ),
-    "another-root-field": (
-        "{ services(orderBy: NAME, first: 2) { nodes { slug } } categories { slug } }",
-        {},
-    ),
+    "another-root-field": ("{ services(orderBy: NAME, first: 2) { nodes { slug } } me { email } }", {}),
     "root-typename": ("{ __typename services(orderBy: NAME, first: 2) { nodes { slug } } }", {}),
     "same-root-field-twice": (
         "{ services(first: 2) { nodes { slug } } services(first: 2) { totalCount } }",
