@@ -579,18 +579,29 @@ WITH corpus AS (
                 ELSE (SELECT count(*) FROM search_document)::float8 END AS n
     FROM pg_class WHERE oid = 'search_document'::regclass
 ),
-counted AS MATERIALIZED (
-    SELECT g.n, g.typed, g.query,
-           (SELECT count(*) FROM search_document d WHERE d.document @@ g.query) AS documents
-    FROM (VALUES {group_rows}) AS g(n, typed, query)
-    WHERE numnode(g.query) > 0
+wanted AS MATERIALIZED (
+    -- Read as a parameter, the query leads the planner to the GIN index, whose bitmap scan checks
+    -- only the documents that may match: a scan of every document's words costs several times more.
+    SELECT {every_query} AS every_query
+),
+hits AS MATERIALIZED (
+    -- Every document holding any group, whatever the filters, with the groups it holds: their
+    -- counts below are the groups' document frequencies.
+    SELECT d.key, d.content_type, d.object_id, d.categories, d.kind, d.platforms, d.published_at,
+           d.rating, d.popularity,
+           ARRAY(SELECT g.n FROM (VALUES {group_rows}) AS g(n, typed, query)
+                 WHERE numnode(g.query) > 0 AND d.document @@ g.query) AS held
+    FROM search_document d
+    WHERE d.document @@ (SELECT every_query FROM wanted)
 ),
 groups AS MATERIALIZED (
     -- Rare words weigh more (an inverse document frequency); a word found nowhere weighs nothing.
-    SELECT c.n, c.typed, c.query,
+    SELECT g.n, g.typed, g.query,
            CASE WHEN c.documents = 0 THEN 0
                 ELSE ln(1 + (SELECT n FROM corpus) / c.documents) END AS weight
-    FROM counted c
+    FROM (VALUES {group_rows}) AS g(n, typed, query)
+    CROSS JOIN LATERAL (SELECT count(*) AS documents FROM hits h WHERE g.n = ANY(h.held)) AS c
+    WHERE numnode(g.query) > 0
 ),
 terms AS MATERIALIZED (
     SELECT {every_query} AS every_query, {typed_query} AS typed_query,
@@ -600,10 +611,10 @@ candidates AS MATERIALIZED (
     -- The share of the query's weight each document holds.
     SELECT d.key, d.content_type, d.object_id, d.categories, d.kind, d.platforms, d.published_at,
            d.rating, d.popularity,
-           (SELECT sum(g.weight) FROM groups g WHERE d.document @@ g.query)
+           (SELECT sum(g.weight) FROM groups g WHERE g.n = ANY(d.held))
                / (SELECT total_weight FROM terms) AS coverage
-    FROM search_document d
-    WHERE d.document @@ (SELECT every_query FROM terms){where}
+    FROM hits d
+    WHERE true{where}
 ),
 matches AS MATERIALIZED (
     -- Ranked only once the coverage is known to be enough: ts_rank_cd is the costly part.
