@@ -579,6 +579,11 @@ WITH corpus AS (
                 ELSE (SELECT count(*) FROM search_document)::float8 END AS n
     FROM pg_class WHERE oid = 'search_document'::regclass
 ),
+queries AS MATERIALIZED (
+    -- Each group's query, built once: a prepared statement's generic plan would otherwise build it
+    -- again for every document it is compared with.
+    SELECT g.n, g.typed, g.query FROM (VALUES {group_rows}) AS g(n, typed, query) WHERE numnode(g.query) > 0
+),
 wanted AS MATERIALIZED (
     -- Read as a parameter, the query leads the planner to the GIN index, whose bitmap scan checks
     -- only the documents that may match: a scan of every document's words costs several times more.
@@ -589,22 +594,20 @@ hits AS MATERIALIZED (
     -- counts below are the groups' document frequencies.
     SELECT d.key, d.content_type, d.object_id, d.categories, d.kind, d.platforms, d.published_at,
            d.rating, d.popularity,
-           ARRAY(SELECT g.n FROM (VALUES {group_rows}) AS g(n, typed, query)
-                 WHERE numnode(g.query) > 0 AND d.document @@ g.query) AS held
+           ARRAY(SELECT q.n FROM queries q WHERE d.document @@ q.query) AS held
     FROM search_document d
     WHERE d.document @@ (SELECT every_query FROM wanted)
 ),
 groups AS MATERIALIZED (
     -- Rare words weigh more (an inverse document frequency); a word found nowhere weighs nothing.
-    SELECT g.n, g.typed, g.query,
+    SELECT q.n, q.typed, q.query,
            CASE WHEN c.documents = 0 THEN 0
                 ELSE ln(1 + (SELECT n FROM corpus) / c.documents) END AS weight
-    FROM (VALUES {group_rows}) AS g(n, typed, query)
-    CROSS JOIN LATERAL (SELECT count(*) AS documents FROM hits h WHERE g.n = ANY(h.held)) AS c
-    WHERE numnode(g.query) > 0
+    FROM queries q
+    CROSS JOIN LATERAL (SELECT count(*) AS documents FROM hits h WHERE q.n = ANY(h.held)) AS c
 ),
 terms AS MATERIALIZED (
-    SELECT {every_query} AS every_query, {typed_query} AS typed_query,
+    SELECT (SELECT every_query FROM wanted) AS every_query, {typed_query} AS typed_query,
            nullif((SELECT sum(weight) FROM groups), 0) AS total_weight
 ),
 candidates AS MATERIALIZED (
