@@ -593,19 +593,25 @@ async def test_variables_and_inline_literals_give_the_same_answer(servers, catal
 async def test_the_categories_root_fields_are_answered_alike(servers, catalogue):
     """Not only `services`: the categories' root fields, planned or not, answer as normal execution."""
     fields = "__typename slug name description position serviceCount"
+    before = await servers.outcomes()
     everything = await servers.same(f"{{ categories {{ {fields} }} }}")
     assert everything.status == 200 and not everything.errors
     assert any(category["serviceCount"] for category in everything.data["categories"])
     one = await servers.same(f'{{ category(slug: "trouver-un-emploi") {{ {fields} }} }}')
     assert one.data["category"]["serviceCount"] > 0
+    both = await servers.same("{ categories { slug } services(first: 2) { nodes { slug } } }")
+    assert len(both.data["services"]["nodes"]) == 2
+    assert await servers.outcomes_since(before) == counted(planned=3)
     nested = await servers.same(
         "query($slug: String!) { category(slug: $slug) { slug services(first: 3, orderBy: NAME) { totalCount"
         " nodes { slug categories { slug position } } } } }",
         {"slug": "preparer-sa-candidature"},
     )
     assert nested.data["category"]["services"]["nodes"]
+    before = await servers.outcomes()
     unknown = await servers.same('{ category(slug: "nulle-part") { slug name } }')
     assert unknown.status == 200 and [e["extensions"]["code"] for e in unknown.errors] == ["NOT_FOUND"]
+    assert await servers.outcomes_since(before) == counted(abandoned=1)
 
 
 # --- Random selections over the planned fields --------------------------------------------------------
