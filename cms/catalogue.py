@@ -212,26 +212,24 @@ def _aggregated(relation: str) -> str:
 
 
 async def _attach_relations(rows: list[dict[str, Any]], relations: Collection[str], aggregated: bool) -> None:
+    """Puts each relation's decoded rows on the page's rows: from the JSON PostgreSQL aggregated in
+    the page's statement, or with one more statement per relation."""
     if not rows:
         return
-    if CATEGORIES in relations:
-        decode = row_decoder(Category, _CATEGORY_COLUMNS)
+    readers = {
+        CATEGORIES: (Category, _CATEGORY_COLUMNS, category_rows_by_service),
+        LINKS: (ServiceLink, _LINK_COLUMNS, link_rows_by_service),
+    }
+    for relation in relations:
+        model, columns, read = readers[relation]
         if aggregated:
+            decode = row_decoder(model, columns)
             for row in rows:
-                row[CATEGORIES] = [decode(item) for item in orjson.loads(row[CATEGORIES])]
+                row[relation] = [decode(item) for item in orjson.loads(row[relation])]
         else:
-            categories = await category_rows_by_service([row["id"] for row in rows])
+            found = await read([row["id"] for row in rows])
             for row in rows:
-                row[CATEGORIES] = categories[row["id"]]
-    if LINKS in relations:
-        decode = row_decoder(ServiceLink, _LINK_COLUMNS)
-        if aggregated:
-            for row in rows:
-                row[LINKS] = [decode(item) for item in orjson.loads(row[LINKS])]
-        else:
-            links = await link_rows_by_service([row["id"] for row in rows])
-            for row in rows:
-                row[LINKS] = links[row["id"]]
+                row[relation] = found[row["id"]]
 
 
 async def list_service_rows(

@@ -38,7 +38,7 @@ from models.ratings import Rating
 from server import caching
 from server.app import create_app
 from server.settings import Settings
-from tests.conftest import BACKEND, TABLES, http_cookiejar, uvicorn_in_loop
+from tests.conftest import BACKEND, TABLES, GraphQLResponse, http_cookiejar, uvicorn_in_loop
 from tests.factories import make_categories, make_partner, make_public_employment_service, make_service
 
 # Both servers are asked under the same name, so that link redirect URLs (built from it) match.
@@ -84,19 +84,9 @@ query Page($orderBy: ServiceOrder!, $first: Int, $after: String, $filter: Servic
 # --- Two servers, one database ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: dict[str, Any]
-    text: str
-
-    @property
-    def data(self) -> Any:
-        return self.body.get("data")
-
-    @property
-    def errors(self) -> list[dict[str, Any]]:
-        return self.body.get("errors") or []
+@dataclass
+class Reply(GraphQLResponse):
+    text: str = ""  # the body as sent, to compare the order of keys too
 
 
 @dataclass(frozen=True)
@@ -109,7 +99,7 @@ class Servers:
         replies = []
         for http in (self.on, self.off):
             response = await http.post("/graphql", json={"query": query, "variables": variables or {}})
-            replies.append(Reply(response.status_code, response.json(), response.text))
+            replies.append(Reply(response.status_code, response.json(), response.headers, response.text))
         return replies[0], replies[1]
 
     async def same(self, query: str, variables: dict[str, Any] | None = None) -> Reply:
@@ -548,7 +538,7 @@ async def test_aliases_typenames_fragments_and_merged_fields(servers, catalogue,
         for http in (servers.on, servers.off):
             body = {"query": document, "operationName": "Chosen"}
             response = await http.post("/graphql", json=body)
-            replies.append(Reply(response.status_code, response.json(), response.text))
+            replies.append(Reply(response.status_code, response.json(), response.headers, response.text))
         assert_same(*replies)
         reply = replies[0]
     else:
