@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import unicodedata
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -134,7 +134,9 @@ def service_columns() -> tuple[str, ...]:
 
 
 def _where(service_filter: ServiceFilter, params: Params) -> str:
-    """The WHERE clause of the published services that pass the filter (checked beforehand)."""
+    """The WHERE clause of the published services that pass the filter (checked beforehand).
+
+    Published and free: the rule of published_services(), in SQL."""
     clauses = [f"s.status = {params(ServiceStatus.PUBLISHED.value)}", f"s.free = {params(True)}"]
     if service_filter.categories:
         clauses.append(
@@ -196,38 +198,23 @@ CATEGORIES = "@categories"  # id, slug, name, description, position; in the serv
 LINKS = "@links"  # platform, url; in the order they were added
 _CATEGORY_COLUMNS = ("id", "slug", "name", "description", "position")
 _LINK_COLUMNS = ("platform", "url")
-# PostgreSQL aggregates a page's relations in the page's own statement (one round trip).
-_AGGREGATED = {
-    CATEGORIES: "(SELECT COALESCE(json_agg(json_build_object({fields}) ORDER BY sc.position, c.position), '[]')"
-    " FROM service_category sc JOIN category c ON c.id = sc.category_id WHERE sc.service_id = s.id)",
-    LINKS: "(SELECT COALESCE(json_agg(json_build_object({fields}) ORDER BY l.id), '[]')"
-    " FROM service_link l WHERE l.service_id = s.id)",
-}
 
 
-def _aggregated(relation: str) -> str:
-    prefix, columns = ("c", _CATEGORY_COLUMNS) if relation == CATEGORIES else ("l", _LINK_COLUMNS)
-    fields = ", ".join(f"'{column}', {prefix}.{column}" for column in columns)
-    return _AGGREGATED[relation].format(fields=fields)
-
-
-async def _attach_relations(rows: list[dict[str, Any]], relations: Collection[str], aggregated: bool) -> None:
+async def _attach_relations(
+    rows: list[dict[str, Any]], relations: Collection[str], aggregated: list[dict[str, Any]] | None
+) -> None:
     """Puts each relation's decoded rows on the page's rows: from the JSON PostgreSQL aggregated in
-    the page's statement, or with one more statement per relation."""
+    the page's statement (`aggregated`, the raw rows), or with one more statement per relation."""
     if not rows:
         return
-    readers = {
-        CATEGORIES: (Category, _CATEGORY_COLUMNS, category_rows_by_service),
-        LINKS: (ServiceLink, _LINK_COLUMNS, link_rows_by_service),
-    }
     for relation in relations:
-        model, columns, read = readers[relation]
-        if aggregated:
-            decode = row_decoder(model, columns)
-            for row in rows:
-                row[relation] = [decode(item) for item in orjson.loads(row[relation])]
+        spec = _RELATIONS[relation]
+        if aggregated is not None:
+            decode = row_decoder(spec.model, spec.columns)
+            for row, raw in zip(rows, aggregated, strict=True):
+                row[relation] = [decode(item) for item in orjson.loads(raw[relation])]
         else:
-            found = await read([row["id"] for row in rows])
+            found = await spec.read([row["id"] for row in rows])
             for row in rows:
                 row[relation] = found[row["id"]]
 
@@ -252,24 +239,23 @@ async def list_service_rows(
     if after:
         where += " AND " + _after(order, _decode_cursor(order, after), params)
     rows: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
     aggregated = dialect() == "postgres"
     if first:
         decode = row_decoder(Service, wanted)
         select = ", ".join(f"s.{column}" for column in wanted)
         if aggregated:
-            select += "".join(f', {_aggregated(relation)} AS "{relation}"' for relation in sorted(relations))
+            select += "".join(
+                f', {_RELATIONS[relation].aggregate()} AS "{relation}"' for relation in relations
+            )
         ordering = ", ".join(
             f"s.{column}{' DESC' if descending else ''}" for column, descending in order_keys
         )
         sql = f"SELECT {select} FROM service s WHERE {where} ORDER BY {ordering} LIMIT {first + 1}"
         found = await fetch(sql, params)
         rows = [decode(row) for row in found]
-        if aggregated:
-            for row, raw in zip(rows, found, strict=True):
-                for relation in relations:
-                    row[relation] = raw[relation]
     items = rows[:first]
-    await _attach_relations(items, relations, aggregated)
+    await _attach_relations(items, relations, found[:first] if aggregated else None)
     return ServiceRows(
         rows=items,
         order=order,
@@ -427,3 +413,36 @@ async def category_rows(slug: str | None = None, *, with_counts: bool = False) -
             decoded["service_count"] = int(row["service_count"])
         found.append(decoded)
     return found
+
+
+@dataclass(frozen=True)
+class _Relation:
+    model: type[Category] | type[ServiceLink]
+    columns: tuple[str, ...]
+    read: Callable[[Sequence[int]], Awaitable[dict[int, list[dict[str, Any]]]]]  # one statement
+    aggregate_sql: str  # PostgreSQL: the JSON array of a service `s`'s rows, `{fields}` to fill
+    alias: str
+
+    def aggregate(self) -> str:
+        fields = ", ".join(f"'{column}', {self.alias}.{column}" for column in self.columns)
+        return self.aggregate_sql.format(fields=fields)
+
+
+_RELATIONS = {
+    CATEGORIES: _Relation(
+        Category,
+        _CATEGORY_COLUMNS,
+        category_rows_by_service,
+        "(SELECT COALESCE(json_agg(json_build_object({fields}) ORDER BY sc.position, c.position), '[]')"
+        " FROM service_category sc JOIN category c ON c.id = sc.category_id WHERE sc.service_id = s.id)",
+        "c",
+    ),
+    LINKS: _Relation(
+        ServiceLink,
+        _LINK_COLUMNS,
+        link_rows_by_service,
+        "(SELECT COALESCE(json_agg(json_build_object({fields}) ORDER BY l.id), '[]')"
+        " FROM service_link l WHERE l.service_id = s.id)",
+        "l",
+    ),
+}
