@@ -307,37 +307,42 @@ async def published_counts_by_category() -> dict[int, int]:
 
 
 async def related_services(service_ids: Sequence[int], limit: int) -> dict[int, list[Service]]:
-    """For each service, the published services sharing most categories, most visited first."""
+    """For each service, the published services sharing most categories, most visited first.
+
+    Each service's answer depends on its own categories only, not on the other services asked for
+    in the same batch: services with the same categories share one query for their candidates."""
     links = await ServiceCategory.filter(service_id__in=list(service_ids)).values_list(
         "service_id", "category_id"
     )
     categories_of: dict[int, set[int]] = {}
     for service_id, category_id in links:
         categories_of.setdefault(service_id, set()).add(category_id)
-    wanted = {c for cats in categories_of.values() for c in cats}
-    if not wanted:
-        return {service_id: [] for service_id in service_ids}
-    # Candidates: the most visited published services of each wanted category.
+    result: dict[int, list[Service]] = {service_id: [] for service_id in service_ids}
+    by_categories: dict[frozenset[int], list[int]] = {}
+    for service_id, mine in categories_of.items():
+        by_categories.setdefault(frozenset(mine), []).append(service_id)
+    # Candidates: the most visited published services of the wanted categories.
     per_category = max(limit * 4, 20)
-    candidates = (
-        await published_services()
-        .filter(id__in=Subquery(ServiceCategory.filter(category_id__in=list(wanted)).values("service_id")))
-        .order_by("-redirect_count", "-rating_average", "id")
-        .limit(per_category * len(wanted))
-        .prefetch_related("categories")
-    )
-    result: dict[int, list[Service]] = {}
-    for service_id in service_ids:
-        mine = categories_of.get(service_id, set())
-        scored = []
-        for position, candidate in enumerate(candidates):
-            if candidate.id == service_id:
-                continue
-            shared = len(mine & {link.category_id for link in candidate.categories})
-            if shared:
-                scored.append((-shared, position, candidate))
-        scored.sort(key=lambda item: item[:2])
-        result[service_id] = [candidate for _, _, candidate in scored[:limit]]
+    for wanted, sources in by_categories.items():
+        candidates = (
+            await published_services()
+            .filter(
+                id__in=Subquery(ServiceCategory.filter(category_id__in=list(wanted)).values("service_id"))
+            )
+            .order_by("-redirect_count", "-rating_average", "id")
+            .limit(per_category * len(wanted) + 1)  # one more: the service itself may be among them
+            .prefetch_related("categories")
+        )
+        for service_id in sources:
+            scored = []
+            for position, candidate in enumerate(candidates):
+                if candidate.id == service_id:
+                    continue
+                shared = len(wanted & {link.category_id for link in candidate.categories})
+                if shared:
+                    scored.append((-shared, position, candidate))
+            scored.sort(key=lambda item: item[:2])
+            result[service_id] = [candidate for _, _, candidate in scored[:limit]]
     return result
 
 

@@ -140,6 +140,26 @@ async def test_related_services_share_categories_and_are_published(gql):
     ]
 
 
+async def test_related_services_do_not_depend_on_the_other_services_of_the_page(gql):
+    # A training service and its one neighbour, both rarely visited, next to 45 much-visited
+    # services of another category: asked within a page, the training service must still find its
+    # neighbour, as it does when asked alone.
+    await make_service("formation-a", categories=["trouver-une-formation"])
+    await make_service("formation-b", categories=["trouver-une-formation"])
+    for n in range(45):
+        await make_service(f"etranger-{n:02d}", categories=["travailler-a-l-etranger"], redirect_count=100)
+
+    alone = await gql('{ service(slug: "formation-a") { relatedServices(first: 1) { slug } } }')
+    page = await gql(
+        "{ services(first: 100, orderBy: NAME) { nodes { slug relatedServices(first: 1) { slug } } } }"
+    )
+
+    assert alone.data["service"]["relatedServices"] == [{"slug": "formation-b"}]
+    related = {node["slug"]: node["relatedServices"] for node in page.data["services"]["nodes"]}
+    assert related["formation-a"] == [{"slug": "formation-b"}]
+    assert related["etranger-00"] and related["etranger-00"][0]["slug"].startswith("etranger-")
+
+
 async def test_filters(gql):
     public = await make_public_employment_service()
     partner = await make_partner(kind=PartnerKind.TRAINING_BODY)
