@@ -11,7 +11,6 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from tortoise.expressions import Subquery
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
@@ -219,6 +218,56 @@ async def _attach_relations(
                 row[relation] = found[row["id"]]
 
 
+async def _select_service_rows(
+    where: str,
+    params: Params,
+    columns: Sequence[str],
+    relations: Collection[str],
+    *,
+    tail: str = "",
+    keep: int | None = None,
+) -> list[dict[str, Any]]:
+    """Services `s` matching `where` (then `tail`: ORDER BY, LIMIT), decoded, with their relations
+    on the first `keep` rows (all without `keep`)."""
+    decode = row_decoder(Service, columns)
+    select = ", ".join(f"s.{column}" for column in columns)
+    aggregated = dialect() == "postgres"
+    if aggregated:
+        select += "".join(f', {_RELATIONS[relation].aggregate()} AS "{relation}"' for relation in relations)
+    found = await fetch(f"SELECT {select} FROM service s WHERE {where}{tail}", params)
+    rows = [decode(row) for row in found]
+    kept = rows if keep is None else rows[:keep]
+    await _attach_relations(kept, relations, found[: len(kept)] if aggregated else None)
+    return rows
+
+
+def _with_order_keys(columns: Sequence[str] | None, order: ServiceOrder | None = None) -> list[str]:
+    keys = [column for column, _ in _ORDER_KEYS[order]] if order else []
+    return list(dict.fromkeys(["id", *(columns or service_columns()), *keys]))
+
+
+async def service_row(
+    slug: str, columns: Sequence[str] | None = None, relations: Collection[str] = ()
+) -> dict[str, Any] | None:
+    """The published service with this slug as a decoded row (as get_published_service), or None."""
+    params = Params()
+    where = f"{_where(ServiceFilter(), params)} AND s.slug = {params(slug)}"
+    found = await _select_service_rows(where, params, _with_order_keys(columns), relations)
+    return found[0] if found else None
+
+
+async def service_rows(
+    ids: Sequence[int], columns: Sequence[str] | None = None, relations: Collection[str] = ()
+) -> dict[int, dict[str, Any]]:
+    """Published services by id, as decoded rows (the ids of others are left out)."""
+    if not ids:
+        return {}
+    params = Params()
+    where = f"{_where(ServiceFilter(), params)} AND s.id IN {params.many(set(ids))}"
+    found = await _select_service_rows(where, params, _with_order_keys(columns), relations)
+    return {row["id"]: row for row in found}
+
+
 async def list_service_rows(
     service_filter: ServiceFilter | None = None,
     order: ServiceOrder = ServiceOrder.RATING,
@@ -233,29 +282,20 @@ async def list_service_rows(
     service_filter = service_filter or ServiceFilter()
     await _check_filter(service_filter)
     order_keys = _ORDER_KEYS[order]
-    wanted = list(dict.fromkeys([*(columns or service_columns()), *(column for column, _ in order_keys)]))
+    wanted = _with_order_keys(columns, order)
     params = Params()
     where = _where(service_filter, params)
     if after:
         where += " AND " + _after(order, _decode_cursor(order, after), params)
     rows: list[dict[str, Any]] = []
-    found: list[dict[str, Any]] = []
-    aggregated = dialect() == "postgres"
     if first:
-        decode = row_decoder(Service, wanted)
-        select = ", ".join(f"s.{column}" for column in wanted)
-        if aggregated:
-            select += "".join(
-                f', {_RELATIONS[relation].aggregate()} AS "{relation}"' for relation in relations
-            )
         ordering = ", ".join(
             f"s.{column}{' DESC' if descending else ''}" for column, descending in order_keys
         )
-        sql = f"SELECT {select} FROM service s WHERE {where} ORDER BY {ordering} LIMIT {first + 1}"
-        found = await fetch(sql, params)
-        rows = [decode(row) for row in found]
+        rows = await _select_service_rows(
+            where, params, wanted, relations, tail=f" ORDER BY {ordering} LIMIT {first + 1}", keep=first
+        )
     items = rows[:first]
-    await _attach_relations(items, relations, found[:first] if aggregated else None)
     return ServiceRows(
         rows=items,
         order=order,
@@ -306,44 +346,64 @@ async def published_counts_by_category() -> dict[int, int]:
     return {category_id: n for category_id, n in rows}
 
 
-async def related_services(service_ids: Sequence[int], limit: int) -> dict[int, list[Service]]:
+async def related_service_ids(service_ids: Sequence[int], limit: int) -> dict[int, list[int]]:
     """For each service, the published services sharing most categories, most visited first.
 
-    Each service's answer depends on its own categories only, not on the other services asked for
-    in the same batch: services with the same categories share one query for their candidates."""
-    links = await ServiceCategory.filter(service_id__in=list(service_ids)).values_list(
-        "service_id", "category_id"
+    Candidates are the most visited published services of the service's categories; each service's
+    answer depends on its own categories only, not on the other services asked for in the same
+    batch (services with the same categories share one statement)."""
+    params = Params()
+    links = await fetch(
+        f"SELECT service_id, category_id FROM service_category WHERE service_id IN {params.many(set(service_ids))}",
+        params,
     )
     categories_of: dict[int, set[int]] = {}
-    for service_id, category_id in links:
-        categories_of.setdefault(service_id, set()).add(category_id)
-    result: dict[int, list[Service]] = {service_id: [] for service_id in service_ids}
+    for link in links:
+        categories_of.setdefault(link["service_id"], set()).add(link["category_id"])
+    result: dict[int, list[int]] = {service_id: [] for service_id in service_ids}
     by_categories: dict[frozenset[int], list[int]] = {}
     for service_id, mine in categories_of.items():
         by_categories.setdefault(frozenset(mine), []).append(service_id)
-    # Candidates: the most visited published services of the wanted categories.
     per_category = max(limit * 4, 20)
     for wanted, sources in by_categories.items():
+        params = Params()  # placeholders in the order they appear (SQLite's are positional)
+        published = _where(ServiceFilter(), params)
+        in_wanted = f"SELECT service_id FROM service_category WHERE category_id IN {params.many(wanted)}"
         candidates = (
-            await published_services()
-            .filter(
-                id__in=Subquery(ServiceCategory.filter(category_id__in=list(wanted)).values("service_id"))
-            )
-            .order_by("-redirect_count", "-rating_average", "id")
-            .limit(per_category * len(wanted) + 1)  # one more: the service itself may be among them
-            .prefetch_related("categories")
+            f"SELECT s.id, row_number() OVER (ORDER BY s.redirect_count DESC, s.rating_average DESC, s.id)"
+            f" AS position FROM service s WHERE {published} AND s.id IN ({in_wanted})"
+            " ORDER BY s.redirect_count DESC, s.rating_average DESC, s.id"
+            f" LIMIT {per_category * len(wanted) + 1}"  # one more: the service itself may be among them
         )
+        rows = await fetch(
+            f"SELECT c.id, c.position, sc.category_id FROM ({candidates}) c"
+            " JOIN service_category sc ON sc.service_id = c.id ORDER BY c.position",
+            params,
+        )
+        shared: dict[int, int] = {}
+        position: dict[int, int] = {}
+        for row in rows:
+            position[row["id"]] = row["position"]
+            shared[row["id"]] = shared.get(row["id"], 0) + (row["category_id"] in wanted)
         for service_id in sources:
-            scored = []
-            for position, candidate in enumerate(candidates):
-                if candidate.id == service_id:
-                    continue
-                shared = len(wanted & {link.category_id for link in candidate.categories})
-                if shared:
-                    scored.append((-shared, position, candidate))
-            scored.sort(key=lambda item: item[:2])
+            scored = sorted(
+                (-count, position[candidate], candidate)
+                for candidate, count in shared.items()
+                if count and candidate != service_id
+            )
             result[service_id] = [candidate for _, _, candidate in scored[:limit]]
     return result
+
+
+async def related_services(service_ids: Sequence[int], limit: int) -> dict[int, list[Service]]:
+    """related_service_ids, as model instances."""
+    ids = await related_service_ids(service_ids, limit)
+    wanted = {candidate for found in ids.values() for candidate in found}
+    services = {s.id: s for s in await published_services().filter(id__in=list(wanted))} if wanted else {}
+    return {
+        service_id: [services[c] for c in candidates if c in services]
+        for service_id, candidates in ids.items()
+    }
 
 
 def check_publishable(service: Service) -> None:

@@ -67,7 +67,9 @@ def row_decoder(model: type[Model], columns: Iterable[str]) -> Callable[[Mapping
 
 
 class Params:
-    """Query parameters with the connection's placeholder style ($1, $2 … or ?)."""
+    """Query parameters with the connection's placeholder style ($1, $2 … or ?).
+
+    SQLite's `?` are positional: take the placeholders in the order they appear in the SQL text."""
 
     def __init__(self) -> None:
         self.values: list[Any] = []
