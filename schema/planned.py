@@ -50,9 +50,8 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.types.arguments import convert_arguments
 
-Getter = Callable[[Any, Any], Any]  # (the parent's data, the request's context) -> the field's data
-Completer = Callable[[Any, Any], Any]  # (the field's data, context) -> what the response holds
-Needs = Mapping[str, frozenset[str]]  # GraphQL type name -> what its selected fields need loaded
+Getter = Callable[[Any, "Run"], Any]  # (the parent's data, the run) -> the field's data
+Completer = Callable[[Any, "Run"], Any]  # (the field's data, the run) -> what the response holds
 
 PLAN_CACHE_SIZE = 1024
 
@@ -68,10 +67,17 @@ class Abandon(Exception):
 
 @dataclass(frozen=True)
 class FieldRule:
-    """How a field's data comes from its parent's data, and what the parent's loader must fetch."""
+    """How a field's data comes from its parent's data, and what the parent's loader must fetch.
 
-    get: Getter
+    A rule with `takes_arguments` gets the field's arguments too, converted as Strawberry converts
+    them for resolvers: `get(data, run, arguments)`; its loader finds every argument set the plan
+    uses with Wants.arguments. A rule that does not `nest` may not appear under itself (its loader
+    loads one level)."""
+
+    get: Callable[..., Any]
     needs: frozenset[str] = frozenset()
+    takes_arguments: bool = False
+    nests: bool = True
 
 
 def rule(get: Getter, *needs: str) -> FieldRule:
@@ -83,8 +89,56 @@ def column(name: str) -> FieldRule:
     return FieldRule(lambda row, _: row[name], frozenset({name}))
 
 
-# A root field's loader: (its converted arguments, the needs of the plan under it, context) -> data.
-RootLoader = Callable[[dict[str, Any], Needs, Any], Awaitable[Any]]
+class Run:
+    """One run of a plan: the request's context, and field arguments converted once."""
+
+    __slots__ = ("_arguments", "_schema", "_variables", "context")
+
+    def __init__(self, schema: Any, variables: Any, context: Any) -> None:
+        self.context = context
+        self._schema = schema
+        self._variables = variables
+        self._arguments: dict[int, dict[str, Any]] = {}
+
+    def arguments(self, field_def: GraphQLField, node: FieldNode) -> dict[str, Any]:
+        """The field's arguments in its resolver's terms (Python names, enums, input classes)."""
+        found = self._arguments.get(id(node))
+        if found is None:
+            values = get_argument_values(field_def, node, self._variables)
+            definition = field_def.extensions["strawberry-definition"]
+            found = convert_arguments(
+                values,
+                definition.arguments,
+                scalar_registry=self._schema.schema_converter.scalar_registry,
+                config=self._schema.config,
+            )
+            self._arguments[id(node)] = found
+        return found
+
+
+@dataclass(frozen=True)
+class Wants:
+    """What a root field's plan asks its loader for."""
+
+    needs: Mapping[str, frozenset[str]]  # GraphQL type name -> what its selected fields need
+    argument_fields: Mapping[tuple[str, str], tuple[tuple[GraphQLField, FieldNode], ...]]
+    run: Run
+
+    def of(self, typename: str) -> frozenset[str]:
+        return self.needs.get(typename, frozenset())
+
+    def arguments(self, typename: str, field_name: str) -> list[dict[str, Any]]:
+        """The distinct argument sets the plan uses on this field."""
+        found: list[dict[str, Any]] = []
+        for field_def, node in self.argument_fields.get((typename, field_name), ()):
+            values = self.run.arguments(field_def, node)
+            if values not in found:
+                found.append(values)
+        return found
+
+
+# A root field's loader: (its converted arguments, what the plan under it wants) -> data.
+RootLoader = Callable[[dict[str, Any], Wants], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -99,7 +153,8 @@ class _RootPlan:
     field_def: GraphQLField
     node: FieldNode
     load: RootLoader
-    needs: Needs
+    needs: Mapping[str, frozenset[str]]
+    argument_fields: Mapping[tuple[str, str], tuple[tuple[GraphQLField, FieldNode], ...]]
     complete: Completer
 
 
@@ -116,18 +171,12 @@ class Plan:
         if isinstance(coerced, list):
             raise Abandon("variables do not coerce")
         data: dict[str, Any] = {}
+        run = Run(schema, coerced, context)
         for root in self.roots:
-            arguments = get_argument_values(root.field_def, root.node, coerced)
-            definition = root.field_def.extensions["strawberry-definition"]
-            kwargs = convert_arguments(
-                arguments,
-                definition.arguments,
-                scalar_registry=schema.schema_converter.scalar_registry,
-                config=schema.config,
-            )
             try:
-                loaded = await root.load(kwargs, root.needs, context)
-                data[root.key] = root.complete(loaded, context)
+                arguments = run.arguments(root.field_def, root.node)
+                loaded = await root.load(arguments, Wants(root.needs, root.argument_fields, run))
+                data[root.key] = root.complete(loaded, run)
             except (Abandon, NotPlannable):
                 raise
             except Exception as exc:
@@ -173,6 +222,8 @@ class _Compiler:
         }
         self.operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         self.needs: dict[str, set[str]] = {}
+        self.argument_fields: dict[tuple[str, str], list[tuple[GraphQLField, FieldNode]]] = {}
+        self.within: list[tuple[str, str]] = []  # the rules that do not nest, above the field compiled
 
     def compile(self, operation_name: str | None) -> Plan:
         chosen = [
@@ -191,11 +242,12 @@ class _Compiler:
             load = self.rules.roots.get(name)
             if load is None or len(nodes) != 1:
                 raise NotPlannable(f"root field {name}")
-            self.needs = {}
+            self.needs, self.argument_fields = {}, {}
             field_def = query_type.fields[name]
             complete = self._completer(field_def.type, nodes)
             needs = {typename: frozenset(wanted) for typename, wanted in self.needs.items()}
-            roots.append(_RootPlan(key, field_def, nodes[0], load, needs, complete))
+            argument_fields = {where: tuple(found) for where, found in self.argument_fields.items()}
+            roots.append(_RootPlan(key, field_def, nodes[0], load, needs, argument_fields, complete))
         return Plan(operation, tuple(roots))
 
     def _collect(
@@ -235,17 +287,17 @@ class _Compiler:
         if isinstance(gql_type, GraphQLNonNull):
             inner = self._completer(gql_type.of_type, nodes)
 
-            def non_null(value: Any, context: Any) -> Any:
+            def non_null(value: Any, run: Run) -> Any:
                 if value is None:
                     raise Abandon("null in a non-null field")
-                return inner(value, context)
+                return inner(value, run)
 
             return non_null
         if isinstance(gql_type, GraphQLList):
             item = self._completer(gql_type.of_type, nodes)
 
-            def listed(value: Any, context: Any) -> Any:
-                return None if value is None else [item(v, context) for v in value]
+            def listed(value: Any, run: Run) -> Any:
+                return None if value is None else [item(v, run) for v in value]
 
             return listed
         if isinstance(gql_type, GraphQLScalarType | GraphQLEnumType):
@@ -267,21 +319,39 @@ class _Compiler:
                 steps.append((key, _constant(object_type.name), _identity))
                 continue
             field_rule = rules.get(name)
-            if field_rule is None or any(node.arguments for node in field_nodes):
+            field_def = object_type.fields[name]
+            where = (object_type.name, name)
+            if field_rule is None or where in self.within:
                 raise NotPlannable(f"{object_type.name}.{name}")
+            get = field_rule.get
+            if field_rule.takes_arguments:
+                get = _with_arguments(field_rule.get, field_def, field_nodes[0])
+                self.argument_fields.setdefault(where, []).append((field_def, field_nodes[0]))
+            elif any(node.arguments for node in field_nodes) or field_def.args:
+                raise NotPlannable(f"{object_type.name}.{name} takes arguments")
             wanted.update(field_rule.needs)
-            steps.append((key, field_rule.get, self._completer(object_type.fields[name].type, field_nodes)))
+            if not field_rule.nests:
+                self.within.append(where)
+            try:
+                steps.append((key, get, self._completer(field_def.type, field_nodes)))
+            finally:
+                if not field_rule.nests:
+                    self.within.pop()
 
-        def complete(value: Any, context: Any) -> Any:
+        def complete(value: Any, run: Run) -> Any:
             if value is None:
                 return None
-            return {key: finish(get(value, context), context) for key, get, finish in steps}
+            return {key: finish(get(value, run), run) for key, get, finish in steps}
 
         return complete
 
 
 def _identity(value: Any, _: Any) -> Any:
     return value
+
+
+def _with_arguments(get: Callable[..., Any], field_def: GraphQLField, node: FieldNode) -> Getter:
+    return lambda data, run: get(data, run, run.arguments(field_def, node))
 
 
 def _constant(value: Any) -> Getter:

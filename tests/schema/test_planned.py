@@ -7,6 +7,8 @@ answers must be identical: status, body and even the JSON text (so the key order
 - every field of every planned type, for each ordering, on a demo catalogue with unrated services,
   services without links or categories, the public employment service as provider, ties in every
   ordering, and hidden services (drafts, archived, not free) that neither server may show;
+- `service(slug)` pages with their related services (several `first`, the default, under a list),
+  and missing, unpublished or out-of-range cases left to normal execution;
 - paging through each ordering with `after` = endCursor, every filter alone and combined, `first: 0`,
   variables and inline literals, aliases (one field twice with different sub-selections),
   `__typename` at several levels, named and inline fragments, repeated fields that merge, and 40
@@ -604,6 +606,64 @@ async def test_the_categories_root_fields_are_answered_alike(servers, catalogue)
     assert await servers.outcomes_since(before) == counted(abandoned=1)
 
 
+async def test_a_service_page_with_its_related_services_is_planned(servers, catalogue):
+    """service(slug) and relatedServices (at any `first`, the default too), alone or under a page."""
+    detail = f"""query($slug: String!, $first: Int!) {{ service(slug: $slug) {{ {SERVICE_FIELDS}
+      relatedServices(first: $first) {{ {SERVICE_FIELDS} }}
+      fewer: relatedServices(first: 1) {{ slug }}
+      byDefault: relatedServices {{ slug name }}
+      none: relatedServices(first: 0) {{ slug }} }} }}"""
+    before = await servers.outcomes()
+    for slug in sorted(catalogue.visible):
+        reply = await servers.same(detail, {"slug": slug, "first": 20})
+        assert reply.status == 200 and not reply.errors, reply.errors
+        assert reply.data["service"]["none"] == []
+    with_related = [
+        slug
+        for slug in sorted(catalogue.visible)
+        if (await servers.same(detail, {"slug": slug, "first": 3})).data["service"]["relatedServices"]
+    ]
+    assert with_related, "the demo catalogue has services with related services"
+    page = await servers.same(
+        "{ services(first: 100, orderBy: NAME) { nodes { slug relatedServices(first: 2) { slug rating { average } }"
+        " more: relatedServices(first: 4) { slug categories { slug } } } } }"
+    )
+    assert any(node["more"] for node in page.data["services"]["nodes"])
+    asked = 2 * len(catalogue.visible) + 1
+    assert await servers.outcomes_since(before) == counted(planned=asked)
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ('{ service(slug: "nulle-part") { slug } }', "NOT_FOUND"),
+        ('{ service(slug: "brouillon") { slug name } }', "NOT_FOUND"),
+        ('{ service(slug: "payant") { slug } }', "NOT_FOUND"),
+        ('{ service(slug: "archive") { relatedServices { slug } } }', "NOT_FOUND"),
+        (
+            "{ services(first: 2, orderBy: NAME) { nodes { relatedServices(first: 21) { slug } } } }",
+            "BAD_USER_INPUT",
+        ),
+        (
+            "{ services(first: 2, orderBy: NAME) { nodes { relatedServices(first: -1) { slug } } } }",
+            "BAD_USER_INPUT",
+        ),
+    ],
+)
+async def test_missing_services_and_bad_related_counts_are_left_to_normal_execution(
+    servers, catalogue, query, code
+):
+    written = await _written()
+    before = await servers.outcomes()
+
+    reply = await servers.same(query)
+
+    assert reply.status == 200
+    assert [e["extensions"]["code"] for e in reply.errors] == [code]
+    assert await servers.outcomes_since(before) == counted(abandoned=1)
+    assert await _written() == written
+
+
 # --- Random selections over the planned fields --------------------------------------------------------
 
 SCALARS: dict[str, tuple[str, ...]] = {
@@ -733,12 +793,12 @@ async def test_forty_random_selections(servers, catalogue):
 
 UNPLANNABLE: dict[str, tuple[str, dict[str, Any]]] = {
     "field-without-rule": (
-        "{ services(orderBy: NAME, first: 5) { nodes { slug relatedServices { slug } } } }",
+        "{ categories { slug services(first: 2, orderBy: NAME) { nodes { slug } } } }",
         {},
     ),
-    "field-without-rule-with-arguments": (
+    "related-services-of-related-services": (
         "{ services(orderBy: POPULARITY, first: 3) {"
-        " edges { node { slug relatedServices(first: 2) { name } } } } }",
+        " edges { node { slug relatedServices(first: 2) { name relatedServices { slug } } } } } }",
         {},
     ),
     "category-service-count": (
