@@ -208,9 +208,8 @@ async def server(settings: Settings) -> AsyncIterator[str]:
         yield url
 
 
-@pytest.fixture
-async def db(server: str) -> AsyncIterator[None]:
-    """An empty catalogue for each test that asks for it (the schema stays)."""
+async def empty_database() -> None:
+    """Every table emptied (the schema stays), and what the server keeps about them forgotten."""
     connection = Tortoise.get_connection("default")
     if BACKEND == "postgres":
         await connection.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
@@ -221,6 +220,12 @@ async def db(server: str) -> AsyncIterator[None]:
     recommender_cache.invalidate()
     await caching.clear_all()  # cached answers describe the rows just deleted
     models.configure(models.directory)  # back to the content scorer until a test loads a model
+
+
+@pytest.fixture
+async def db(server: str) -> AsyncIterator[None]:
+    """An empty catalogue for each test that asks for it."""
+    await empty_database()
     yield
 
 

@@ -32,15 +32,13 @@ from typing import Any
 
 import httpx
 import pytest
-from tortoise import Tortoise
 
 from models.catalogue import Partner, Service, ServiceLink
 from models.enums import PartnerKind, Platform, ServiceKind, ServiceStatus
 from models.ratings import Rating
-from server import caching
 from server.app import create_app
 from server.settings import Settings
-from tests.conftest import BACKEND, TABLES, GraphQLResponse, http_cookiejar, uvicorn_in_loop
+from tests.conftest import GraphQLResponse, empty_database, http_cookiejar, uvicorn_in_loop
 from tests.factories import make_categories, make_partner, make_public_employment_service, make_service
 
 # Both servers are asked under the same name, so that link redirect URLs (built from it) match.
@@ -182,20 +180,9 @@ RATINGS = {
 }
 
 
-async def _empty_database() -> None:
-    """What the `db` fixture does before each test, once for this module's catalogue."""
-    connection = Tortoise.get_connection("default")
-    if BACKEND == "postgres":
-        await connection.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
-    else:
-        for table in TABLES:
-            await connection.execute_script(f"DELETE FROM {table}")
-    await caching.clear_all()
-
-
 @pytest.fixture(scope="module")
 async def catalogue(servers: Servers) -> Catalogue:
-    await _empty_database()
+    await empty_database()  # what the `db` fixture does, once for the module
     await make_categories()
     public = await make_public_employment_service()
     startup = await make_partner("jobtech", PartnerKind.STARTUP)
