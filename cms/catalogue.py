@@ -465,8 +465,7 @@ async def category_rows(slug: str | None = None, *, with_counts: bool = False) -
     if with_counts:
         select += (
             ", (SELECT COUNT(*) FROM service_category sc JOIN service s ON s.id = sc.service_id"
-            f" WHERE sc.category_id = c.id AND s.status = {params(ServiceStatus.PUBLISHED.value)}"
-            f" AND s.free = {params(True)}) AS service_count"
+            f" WHERE sc.category_id = c.id AND {_where(ServiceFilter(), params)}) AS service_count"
         )
     where = f" WHERE c.slug = {params(slug)}" if slug is not None else ""
     decode = row_decoder(Category, _CATEGORY_COLUMNS)

@@ -172,7 +172,7 @@ class PageInfo:
     end_cursor: str | None
 
     @classmethod
-    def of(cls, page: Page[Any]) -> PageInfo:
+    def of(cls, page: Page[Any] | catalogue.ServiceRows) -> PageInfo:
         return cls(
             has_next_page=page.has_next_page,
             has_previous_page=page.has_previous_page,

@@ -15,7 +15,7 @@ from typing import Any
 
 from cms import catalogue
 from models.enums import PartnerKind
-from schema.catalogue import MAX_RELATED, ServiceFilter, redirect_path, shown_average
+from schema.catalogue import MAX_RELATED, PageInfo, ServiceFilter, redirect_path, shown_average
 from schema.planned import Abandon, FieldRule, NotPlannable, Rules, Wants, column, rule
 
 _RATING_COLUMNS = (
@@ -108,7 +108,7 @@ class _Connection:
 SERVICE_CONNECTION: dict[str, FieldRule] = {
     "edges": rule(lambda c, _: [(c.page, i) for i in range(len(c.page.rows))]),
     "nodes": rule(lambda c, _: c.page.rows),
-    "pageInfo": rule(lambda c, _: c.page),
+    "pageInfo": rule(lambda c, _: PageInfo.of(c.page)),
     "totalCount": rule(lambda c, _: c.total, "totalCount"),
 }
 
@@ -118,11 +118,12 @@ SERVICE_EDGE: dict[str, FieldRule] = {
     "node": rule(lambda edge, _: edge[0].rows[edge[1]]),
 }
 
+# The resolvers' own PageInfo, built from the page's rows.
 PAGE_INFO: dict[str, FieldRule] = {
-    "hasNextPage": rule(lambda page, _: page.has_next_page),
-    "hasPreviousPage": rule(lambda page, _: page.has_previous_page),
-    "startCursor": rule(lambda page, _: page.cursors[0] if page.cursors else None),
-    "endCursor": rule(lambda page, _: page.cursors[-1] if page.cursors else None),
+    "hasNextPage": rule(lambda info, _: info.has_next_page),
+    "hasPreviousPage": rule(lambda info, _: info.has_previous_page),
+    "startCursor": rule(lambda info, _: info.start_cursor),
+    "endCursor": rule(lambda info, _: info.end_cursor),
 }
 
 
