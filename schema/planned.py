@@ -24,7 +24,6 @@ tests/schema/test_planned.py compares planned and normal answers over every plan
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +48,8 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.types.arguments import convert_arguments
+
+from schema.document_cache import DocumentCache
 
 Getter = Callable[[Any, "Run"], Any]  # (the parent's data, the run) -> the field's data
 Completer = Callable[[Any, "Run"], Any]  # (the field's data, the run) -> what the response holds
@@ -190,27 +191,20 @@ class Planner:
     def __init__(self, schema: GraphQLSchema, rules: Rules) -> None:
         self.schema = schema
         self.rules = rules
-        # (id of the document, operation name) -> (the document, its plan or None)
-        self._plans: OrderedDict[tuple[int, str | None], tuple[DocumentNode, Plan | None]] = OrderedDict()
+        self._plans: DocumentCache[Plan | None] = DocumentCache(PLAN_CACHE_SIZE)
 
     def drop(self, document: DocumentNode, operation_name: str | None) -> None:
         """A loader found it could not serve this plan: the operation is executed normally from now on."""
-        self._plans[(id(document), operation_name)] = (document, None)
+        self._plans.put((document,), operation_name, None)
 
     def plan(self, document: DocumentNode, operation_name: str | None) -> Plan | None:
-        key = (id(document), operation_name)
-        cached = self._plans.get(key)
-        if cached is not None and cached[0] is document:
-            self._plans.move_to_end(key)
-            return cached[1]
+        return self._plans.get((document,), operation_name, lambda: self._compile(document, operation_name))
+
+    def _compile(self, document: DocumentNode, operation_name: str | None) -> Plan | None:
         try:
-            plan: Plan | None = _Compiler(self.schema, self.rules, document).compile(operation_name)
+            return _Compiler(self.schema, self.rules, document).compile(operation_name)
         except NotPlannable:
-            plan = None
-        self._plans[key] = (document, plan)
-        if len(self._plans) > PLAN_CACHE_SIZE:
-            self._plans.popitem(last=False)
-        return plan
+            return None
 
 
 class _Compiler:

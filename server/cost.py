@@ -36,7 +36,6 @@ document that does not parse or validate never reaches it, so it is never charge
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -70,6 +69,7 @@ from graphql.execution.values import get_variable_values as coerce_variables
 from strawberry.extensions import SchemaExtension
 
 from cms.paging import DEFAULT_PAGE_SIZE
+from schema.document_cache import DocumentCache
 from server.clients import Client
 from server.metrics import QUERY_COST
 from server.ratelimit import Decision, charge, rate_limited_message
@@ -246,44 +246,28 @@ def cost_extension(decision: Decision) -> dict[str, int]:
     }
 
 
-class _CostCache:
-    """Costs of operations already priced: the same document (strawberry's parser cache hands back
-    the same object for the same text) with the same variables always costs the same."""
+# Operations already priced: the same document with the same variables always costs the same.
+_COSTS: DocumentCache[int | None] = DocumentCache()
 
-    def __init__(self, maxsize: int = 1024) -> None:
-        self.maxsize = maxsize
-        self._costs: OrderedDict[tuple[Any, ...], tuple[DocumentNode, CostRules, int | None]] = OrderedDict()
 
-    def cost(
-        self,
-        schema: GraphQLSchema,
-        document: DocumentNode,
-        *,
-        operation_name: str | None,
-        variables: Mapping[str, Any] | None,
-        rules: CostRules,
-    ) -> int | None:
-        try:
-            variables_key = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b""
-        except TypeError:  # not JSON data: price it every time
-            return operation_cost(
-                schema, document, operation_name=operation_name, variables=variables, rules=rules
-            )
-        key = (id(schema), id(document), operation_name, variables_key, id(rules))
-        found = self._costs.get(key)
-        if found is not None and found[0] is document and found[1] is rules:
-            self._costs.move_to_end(key)
-            return found[2]
-        cost = operation_cost(
+def _cached_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    *,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    rules: CostRules,
+) -> int | None:
+    def price() -> int | None:
+        return operation_cost(
             schema, document, operation_name=operation_name, variables=variables, rules=rules
         )
-        self._costs[key] = (document, rules, cost)
-        if len(self._costs) > self.maxsize:
-            self._costs.popitem(last=False)
-        return cost
 
-
-_COSTS = _CostCache()
+    try:
+        variables_key = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b""
+    except TypeError:  # not JSON data: price it every time
+        return price()
+    return _COSTS.get((schema, document, rules), (operation_name, variables_key), price)
 
 
 class QueryCost(SchemaExtension):
@@ -318,7 +302,7 @@ class QueryCost(SchemaExtension):
             or not context.graphql_document
         ):
             return None
-        cost = _COSTS.cost(
+        cost = _cached_cost(
             context.schema._schema,
             context.graphql_document,
             operation_name=context.operation_name,
